@@ -1,0 +1,87 @@
+// Package aggregation turns the clients' fit results of a round into the next
+// global model.
+//
+// # Streaming contract
+//
+// A Strategy (Flower's shape: ConfigureFit, then AggregateFit split into
+// NewAggregator / Add / Result) never needs the round's updates all at once.
+// The coordinator creates one Aggregator per round, calls Add for each update as
+// it arrives (one goroutine at a time) and Result once at the deadline. Add
+// validates the update — client id present and distinct, len(Delta) equal to
+// the model's dimension, every value finite, NumExamples > 0 — and on error
+// leaves the aggregator exactly as it was, so one bad client cannot spoil a
+// round. Errors are *UpdateError values wrapping the sentinels ErrWrongLength,
+// ErrNotFinite, ErrBadWeight, ErrDuplicate or ErrNoClient; test them with
+// errors.Is. Add never retains Delta; Result never modifies or aliases the
+// global slice given to NewAggregator (the aggregator keeps its own copy).
+//
+// The mean-based strategies fold each update into a WeightedSum, a compensated
+// running sum Σ n_k·Δ_k and Σ n_k whose memory is O(dim) however many clients
+// report. Their result does not depend on the arrival order beyond a few ulps
+// (see WeightedSum).
+//
+// # Strategies
+//
+// New builds a strategy by name with Options (zero fields take defaults):
+//
+//	fedavg       x + η·mean                       McMahan et al. 2017
+//	fedprox      as fedavg; clients get μ          Li et al. 2020
+//	fedadam      server Adam on the mean delta     Reddi et al. 2021
+//	fedyogi      server Yogi                       Reddi et al. 2021
+//	fedadagrad   server Adagrad                    Reddi et al. 2021
+//	median       coordinate-wise median            Yin et al. 2018
+//	trimmedmean  coordinate-wise β-trimmed mean    Yin et al. 2018
+//	krum         Krum (m = 1)                      Blanchard et al. 2017
+//	multikrum    Multi-Krum (m = n−f by default)   Blanchard et al. 2017
+//
+// The server optimisers follow Algorithm 2 of Reddi et al. (m₀ = 0, v₀ = τ², no
+// bias correction) and keep m and v across rounds, in memory only.
+//
+// # Which strategies buffer, and secure aggregation
+//
+// fedavg, fedprox, fedadam, fedyogi and fedadagrad depend on a round only
+// through the example-weighted mean delta Σ n_kΔ_k / Σ n_k. They implement
+// MeanStrategy, stream in O(dim) memory, and are the only strategies that can
+// run under secure aggregation: the coordinator decrypts the two sums and calls
+// ApplyMean. For those, ApplyMean(round, global, mean) and the Aggregator path
+// give the same model.
+//
+// median, trimmedmean, krum and multikrum are non-linear in the individual
+// updates: they must see every update in the clear, so their aggregators copy
+// every delta and hold K·dim floats until Result (they implement
+// BufferingStrategy). They are unweighted — every client counts once whatever
+// its NumExamples, since example counts are self-reported and would otherwise
+// let a Byzantine client buy influence. Krum needs n > 2f+2 updates and fails
+// with ErrTooFewUpdates otherwise. All four are exactly independent of arrival
+// order (ties in Krum scores are broken by client id).
+//
+// # Defaults
+//
+// η = 1 for fedavg, fedprox and the robust rules, 0.1 for fedadam and
+// fedadagrad, 0.01 for fedyogi (Flower's defaults, inside the ranges Reddi et
+// al. tune over); β1 = 0.9, β2 = 0.99, τ = 1e-3 (Reddi et al.); μ = 0.01 (Li et
+// al. tune over {0.001, 0.01, 0.1, 1}); trim fraction 0.1; Krum f = 0, m = 1.
+//
+// # Usage
+//
+//	s, err := aggregation.New("fedavg", aggregation.DefaultOptions())
+//	if err != nil { ... }
+//	agg := s.NewAggregator(round, global)
+//	for u := range updates {
+//		if err := agg.Add(u); err != nil {
+//			log.Printf("rejected: %v", err) // the round goes on without u
+//		}
+//	}
+//	next, err := agg.Result()
+//
+// # References
+//
+//   - McMahan et al., Communication-Efficient Learning of Deep Networks from
+//     Decentralized Data, AISTATS 2017.
+//   - Li et al., Federated Optimization in Heterogeneous Networks, MLSys 2020.
+//   - Reddi et al., Adaptive Federated Optimization, ICLR 2021.
+//   - Yin et al., Byzantine-Robust Distributed Learning: Towards Optimal
+//     Statistical Rates, ICML 2018.
+//   - Blanchard et al., Machine Learning with Adversaries: Byzantine Tolerant
+//     Gradient Descent, NeurIPS 2017.
+package aggregation

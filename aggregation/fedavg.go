@@ -1,0 +1,111 @@
+package aggregation
+
+import (
+	"fmt"
+	"math"
+)
+
+// meanApplier is implemented by the strategies whose aggregators stream through
+// a WeightedSum. applyMean is ApplyMean with an error; on error the strategy's
+// state is unchanged.
+type meanApplier interface {
+	applyMean(global, meanDelta []float64) ([]float64, error)
+}
+
+// meanAggregator folds updates into a WeightedSum weighted by example counts and
+// hands the mean to the strategy. Memory: the copy of global plus 2·dim floats.
+type meanAggregator struct {
+	strategy meanApplier
+	global   []float64
+	sum      *WeightedSum
+	result   []float64 // set by the first successful Result
+}
+
+func newMeanAggregator(s meanApplier, global []float64) *meanAggregator {
+	return &meanAggregator{strategy: s, global: clone(global), sum: NewWeightedSum(len(global))}
+}
+
+// Add validates u and folds NumExamples·Delta into the running sum. Delta is not
+// retained.
+func (a *meanAggregator) Add(u Update) error {
+	if a.result != nil {
+		return updateErr(u.Client, -1, ErrClosed, "")
+	}
+	return a.sum.Add(u.Client, u.Delta, float64(u.NumExamples))
+}
+
+// Result applies the example-weighted mean delta. A second call returns a copy of
+// the first result without touching the strategy's state again.
+func (a *meanAggregator) Result() ([]float64, error) {
+	if a.result != nil {
+		return clone(a.result), nil
+	}
+	mean, err := a.sum.Mean()
+	if err != nil {
+		return nil, err
+	}
+	out, err := a.strategy.applyMean(a.global, mean)
+	if err != nil {
+		return nil, err
+	}
+	a.result = out
+	return clone(out), nil
+}
+
+// fedAvg is FedAvg (McMahan et al. 2017) with a server learning rate η:
+// x ← x + η·Σ n_kΔ_k/Σ n_k. With mu > 0 it is FedProx (Li et al. 2020), whose
+// server side is identical; only the clients' local objective changes.
+type fedAvg struct {
+	name string
+	lr   float64
+	mu   float64
+}
+
+func (s *fedAvg) Name() string { return s.name }
+
+// ConfigureFit asks clients for the proximal term μ (0 for plain FedAvg).
+func (s *fedAvg) ConfigureFit(int) FitConfig { return FitConfig{ProximalMu: s.mu} }
+
+// NewAggregator returns a streaming aggregator; it copies global.
+func (s *fedAvg) NewAggregator(_ int, global []float64) Aggregator {
+	return newMeanAggregator(s, global)
+}
+
+// ApplyMean returns global + η·meanDelta, or nil (keep the previous model) if
+// the lengths differ or the result is not finite.
+func (s *fedAvg) ApplyMean(_ int, global, meanDelta []float64) []float64 {
+	out, err := s.applyMean(global, meanDelta)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+func (s *fedAvg) applyMean(global, meanDelta []float64) ([]float64, error) {
+	if len(global) != len(meanDelta) {
+		return nil, fmt.Errorf("aggregation: %s: mean delta has %d values, global %d: %w",
+			s.name, len(meanDelta), len(global), ErrWrongLength)
+	}
+	out := make([]float64, len(global))
+	for i, g := range global {
+		out[i] = g + s.lr*meanDelta[i]
+	}
+	if err := checkResult(s.name, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkResult rejects a next global model with NaN or ±Inf.
+func checkResult(name string, out []float64) error {
+	for i, v := range out {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("aggregation: %s: next global coordinate %d is %v: %w", name, i, v, ErrNotFinite)
+		}
+	}
+	return nil
+}
+
+func clone(x []float64) []float64 {
+	return append(make([]float64, 0, len(x)), x...)
+}

@@ -1,0 +1,190 @@
+package coordinator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cohortfl/cohort/aggregation"
+)
+
+// Failure policies for a round that ends with fewer than MinClients results.
+const (
+	OnFailureRetry = "retry" // run the same round again, up to MaxRetries times
+	OnFailureStop  = "stop"  // end the run with an error
+)
+
+// RunConfig is the complete, JSON-serialisable description of a run. It is
+// stored with the run so that a restarted coordinator resumes with exactly the
+// settings it started with. Build one with DefaultRunConfig and change fields,
+// then call Validate (NewRun does).
+type RunConfig struct {
+	RunID string `json:"run_id"`
+
+	// Model is the learner every site trains: "logreg", "softmax" or "mlp".
+	Model   string `json:"model"`
+	Hidden  []int  `json:"hidden,omitempty"`
+	Classes int    `json:"classes"`
+	// Features is the model's input dimension. 0 means "learn it from the
+	// statistics phase" (the length of the sites' feature moments ÷ 3).
+	Features int `json:"features,omitempty"`
+	// FeatureMoments is filled in by the statistics phase: the federated sums
+	// (count, Σx, Σx²) per feature that sites standardise with. Not an input.
+	FeatureMoments []float64 `json:"feature_moments,omitempty"`
+
+	// Strategy names an aggregation strategy (see aggregation.New) and its options.
+	Strategy        string              `json:"strategy"`
+	StrategyOptions aggregation.Options `json:"strategy_options"`
+
+	Rounds int `json:"rounds"`
+	// FractionFit of the connected sites is selected each round, but never
+	// fewer than MinClients.
+	FractionFit float64 `json:"fraction_fit"`
+	MinClients  int     `json:"min_clients"`
+	// RoundTimeout is the per-round deadline for results.
+	RoundTimeout Duration `json:"round_timeout"`
+	// WaitForClients bounds how long a round waits for MinClients sites to be
+	// connected before it fails.
+	WaitForClients Duration `json:"wait_for_clients"`
+	OnFailure      string   `json:"on_failure"`
+	MaxRetries     int      `json:"max_retries"`
+
+	// Local training, sent to every site with the fit task.
+	LocalEpochs  int     `json:"local_epochs"`
+	BatchSize    int     `json:"batch_size"`
+	LearningRate float64 `json:"learning_rate"`
+	Optimizer    string  `json:"optimizer"`
+	L2           float64 `json:"l2"`
+
+	// Stop criteria: stop early when the federated evaluation accuracy reaches
+	// TargetAccuracy (0 disables), or when it has not improved by MinDelta for
+	// Patience rounds (0 disables).
+	TargetAccuracy float64 `json:"target_accuracy,omitempty"`
+	Patience       int     `json:"patience,omitempty"`
+	MinDelta       float64 `json:"min_delta,omitempty"`
+
+	// Standardize asks sites for feature moments before round 1 and has every
+	// site standardise with the federated mean and variance.
+	Standardize bool `json:"standardize"`
+
+	// Seed makes cohort selection and model initialisation reproducible.
+	Seed uint64 `json:"seed"`
+}
+
+// Duration is a time.Duration that reads and writes JSON as a Go duration string.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// DefaultRunConfig returns the settings `cohort simulate` uses with no flags.
+func DefaultRunConfig() RunConfig {
+	return RunConfig{
+		Model:           "logreg",
+		Classes:         2,
+		Strategy:        "fedavg",
+		StrategyOptions: aggregation.DefaultOptions(),
+		Rounds:          20,
+		FractionFit:     1,
+		MinClients:      2,
+		RoundTimeout:    Duration(60 * time.Second),
+		WaitForClients:  Duration(30 * time.Second),
+		OnFailure:       OnFailureRetry,
+		MaxRetries:      3,
+		LocalEpochs:     1,
+		BatchSize:       32,
+		LearningRate:    0.1,
+		Optimizer:       "sgd",
+		Standardize:     true,
+		Seed:            1,
+	}
+}
+
+// Validate reports every problem with c at once.
+func (c RunConfig) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.RunID == "" || strings.ContainsAny(c.RunID, " /\\\t\n") {
+		bad("run_id %q must be non-empty and contain no spaces or slashes", c.RunID)
+	}
+	switch c.Model {
+	case "logreg", "softmax", "mlp":
+	default:
+		bad("model %q is unknown (want logreg, softmax or mlp)", c.Model)
+	}
+	if c.Classes < 2 {
+		bad("classes = %d, want at least 2", c.Classes)
+	}
+	if c.Features < 0 {
+		bad("features = %d, want >= 0 (0: learn from the statistics phase)", c.Features)
+	}
+	if c.Rounds < 1 {
+		bad("rounds = %d, want at least 1", c.Rounds)
+	}
+	if !(c.FractionFit > 0 && c.FractionFit <= 1) {
+		bad("fraction_fit = %v, want a value in (0, 1]", c.FractionFit)
+	}
+	if c.MinClients < 1 {
+		bad("min_clients = %d, want at least 1", c.MinClients)
+	}
+	if c.RoundTimeout <= 0 {
+		bad("round_timeout = %v, want a positive duration", time.Duration(c.RoundTimeout))
+	}
+	if c.WaitForClients < 0 {
+		bad("wait_for_clients = %v, want a non-negative duration", time.Duration(c.WaitForClients))
+	}
+	switch c.OnFailure {
+	case OnFailureRetry, OnFailureStop:
+	default:
+		bad("on_failure %q is unknown (want retry or stop)", c.OnFailure)
+	}
+	if c.MaxRetries < 0 {
+		bad("max_retries = %d, want >= 0", c.MaxRetries)
+	}
+	if c.LocalEpochs < 1 {
+		bad("local_epochs = %d, want at least 1", c.LocalEpochs)
+	}
+	if c.BatchSize < 1 {
+		bad("batch_size = %d, want at least 1", c.BatchSize)
+	}
+	if !(c.LearningRate > 0) {
+		bad("learning_rate = %v, want > 0", c.LearningRate)
+	}
+	switch c.Optimizer {
+	case "sgd", "adam":
+	default:
+		bad("optimizer %q is unknown (want sgd or adam)", c.Optimizer)
+	}
+	if c.L2 < 0 {
+		bad("l2 = %v, want >= 0", c.L2)
+	}
+	if c.TargetAccuracy < 0 || c.TargetAccuracy > 1 {
+		bad("target_accuracy = %v, want a value in [0, 1]", c.TargetAccuracy)
+	}
+	if c.Patience < 0 {
+		bad("patience = %d, want >= 0", c.Patience)
+	}
+	if _, err := aggregation.New(c.Strategy, c.StrategyOptions); err != nil {
+		bad("strategy: %w", err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("coordinator: invalid run config: %w", errors.Join(errs...))
+	}
+	return nil
+}

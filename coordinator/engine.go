@@ -1,0 +1,507 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/internal/protocol"
+	"github.com/cohortfl/cohort/model"
+)
+
+// ErrNoActiveRun is returned to sites that submit when no run is in progress.
+var ErrNoActiveRun = errors.New("coordinator: no active run")
+
+// EvalBins is the number of score-histogram bins of federated evaluation; the
+// pooled AUC is exact up to ties within a bin of width 1/EvalBins.
+const EvalBins = 1000
+
+// Options configure an Engine. Store and Dispatcher are required.
+type Options struct {
+	Store      *store.DB
+	Dispatcher Dispatcher
+	Logger     *slog.Logger     // nil: slog.Default()
+	Metrics    *Metrics         // nil: unregistered instruments
+	Now        func() time.Time // nil: time.Now
+	Rand       io.Reader        // nonces; nil: crypto/rand
+	// OnRound, if set, is called after each committed round (and its evaluation)
+	// with the round's record. It runs on the engine's goroutine and must be quick.
+	OnRound func(RoundReport)
+}
+
+// RoundReport summarises one committed round for progress displays.
+type RoundReport struct {
+	Round    int
+	Attempt  int
+	Accepted int
+	Selected int
+	Metrics  map[string]float64
+	Duration time.Duration
+}
+
+// RunResult is what Run returns when the run ends normally.
+type RunResult struct {
+	RunID           string
+	RoundsCompleted int
+	StoppedEarly    string // why the stop criteria ended the run, if they did
+	Params          []float64
+	Version         int
+	Metrics         map[string]float64 // of the last round
+}
+
+// Engine drives runs: it selects cohorts, dispatches tasks, validates and folds
+// results into the round's aggregate, commits rounds to the store and evaluates.
+// All I/O happens here; the per-round bookkeeping is the pure Round type.
+//
+// An Engine drives one run at a time. Submit* methods are called concurrently by
+// the transport; everything they touch is guarded by one mutex, so the round's
+// slot states and the aggregate always agree.
+type Engine struct {
+	o   Options
+	log *slog.Logger
+
+	mu  sync.Mutex
+	cur *activeRun
+}
+
+type activeRun struct {
+	cfg      RunConfig
+	strategy aggregation.Strategy
+	global   []float64 // current global parameters (read-only once published)
+	version  int
+
+	round     *Round
+	agg       aggregation.Aggregator // fit phase
+	statsSum  []float64              // statistics phase
+	evalSum   model.Counts           // evaluate phase
+	trainLoss float64
+	trainW    float64
+	wake      chan struct{}
+}
+
+// NewEngine validates o and returns an Engine.
+func NewEngine(o Options) (*Engine, error) {
+	if o.Store == nil || o.Dispatcher == nil {
+		return nil, errors.New("coordinator: engine needs a Store and a Dispatcher")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	return &Engine{o: o, log: o.Logger}, nil
+}
+
+// Run drives the run described by cfg to its end. If the store already holds a
+// run with this id, Run resumes it after its last committed round with the
+// stored configuration (cfg is then only used for its RunID); a completed run
+// returns at once.
+func (e *Engine) Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
+	ar, start, err := e.openRun(ctx, cfg)
+	if err != nil {
+		return RunResult{}, err
+	}
+	defer func() {
+		e.mu.Lock()
+		e.cur = nil
+		e.mu.Unlock()
+		e.broadcastDone(ar.cfg.RunID)
+	}()
+	res, err := e.drive(ctx, ar, start)
+	st, msg := store.RunState("completed"), ""
+	switch {
+	case errors.Is(err, context.Canceled):
+		// The operator stopped the process: leave the run "running" so a restart resumes it.
+		return res, err
+	case err != nil:
+		st, msg = "failed", err.Error()
+	}
+	if serr := e.o.Store.SetRunState(context.WithoutCancel(ctx), ar.cfg.RunID, st, msg); serr != nil {
+		err = errors.Join(err, fmt.Errorf("coordinator: recording run state: %w", serr))
+	}
+	return res, err
+}
+
+// openRun creates or reloads the run and returns the first round to play.
+func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, error) {
+	existing, err := e.o.Store.GetRun(ctx, cfg.RunID)
+	switch {
+	case err == nil:
+		var stored RunConfig
+		if err := json.Unmarshal([]byte(existing.ConfigJSON), &stored); err != nil {
+			return nil, 0, fmt.Errorf("coordinator: run %q has an unreadable stored config: %w", cfg.RunID, err)
+		}
+		if existing.State != "running" {
+			return nil, 0, fmt.Errorf("coordinator: run %q is already %s", cfg.RunID, existing.State)
+		}
+		latest, err := e.o.Store.LatestModel(ctx, cfg.RunID)
+		if err != nil {
+			return nil, 0, fmt.Errorf("coordinator: resuming run %q: %w", cfg.RunID, err)
+		}
+		strat, err := aggregation.New(stored.Strategy, stored.StrategyOptions)
+		if err != nil {
+			return nil, 0, err
+		}
+		e.log.Info("resuming run", "run", cfg.RunID, "after_round", latest.Round, "model_version", latest.Version)
+		ar := &activeRun{cfg: stored, strategy: strat, global: latest.Params, version: latest.Version, wake: make(chan struct{}, 1)}
+		e.setActive(ar)
+		return ar, latest.Round + 1, nil
+	case errors.Is(err, store.ErrNotFound):
+	default:
+		return nil, 0, fmt.Errorf("coordinator: looking up run %q: %w", cfg.RunID, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, 0, err
+	}
+	strat, err := aggregation.New(cfg.Strategy, cfg.StrategyOptions)
+	if err != nil {
+		return nil, 0, err
+	}
+	ar := &activeRun{cfg: cfg, strategy: strat, wake: make(chan struct{}, 1)}
+	e.setActive(ar)
+	if cfg.Standardize || cfg.Features == 0 {
+		if err := e.statisticsPhase(ctx, ar); err != nil {
+			return nil, 0, err
+		}
+	}
+	m, err := model.New(model.Spec{Name: ar.cfg.Model, Features: ar.cfg.Features, Classes: ar.cfg.Classes, Hidden: ar.cfg.Hidden})
+	if err != nil {
+		return nil, 0, fmt.Errorf("coordinator: run %q: %w", cfg.RunID, err)
+	}
+	ar.global = m.Init(seededRand(ar.cfg.Seed, 0))
+	cfgJSON, err := json.Marshal(ar.cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	now := e.o.Now()
+	if err := e.o.Store.CreateRun(ctx, store.Run{ID: cfg.RunID, ConfigJSON: string(cfgJSON), State: "running",
+		CreatedAt: now, UpdatedAt: now, RoundsTotal: cfg.Rounds},
+		store.ModelVersion{RunID: cfg.RunID, Version: 0, Round: 0, Params: ar.global, NumParams: len(ar.global), CreatedAt: now}); err != nil {
+		return nil, 0, fmt.Errorf("coordinator: creating run %q: %w", cfg.RunID, err)
+	}
+	return ar, 1, nil
+}
+
+func (e *Engine) setActive(ar *activeRun) {
+	e.mu.Lock()
+	e.cur = ar
+	e.mu.Unlock()
+}
+
+// statisticsPhase asks every connected site for its feature moments and sums
+// them. It fixes cfg.Features (from the moments' length) and cfg.FeatureMoments.
+func (e *Engine) statisticsPhase(ctx context.Context, ar *activeRun) error {
+	var lastErr error
+	for attempt := 0; attempt <= ar.cfg.MaxRetries; attempt++ {
+		_, err := e.playPhase(ctx, ar, PhaseStatistics, 0, attempt)
+		if err == nil {
+			e.mu.Lock()
+			sum := ar.statsSum
+			e.mu.Unlock()
+			if len(sum)%3 != 0 || len(sum) == 0 {
+				return fmt.Errorf("coordinator: feature moments have length %d, not a positive multiple of 3", len(sum))
+			}
+			ar.cfg.Features = len(sum) / 3
+			if ar.cfg.Standardize {
+				ar.cfg.FeatureMoments = sum
+			}
+			return nil
+		}
+		lastErr = err
+		if ctx.Err() != nil || ar.cfg.OnFailure == OnFailureStop || !errors.Is(err, ErrTooFewClient) {
+			break
+		}
+	}
+	return fmt.Errorf("coordinator: statistics phase failed: %w", lastErr)
+}
+
+// drive plays rounds start..cfg.Rounds.
+func (e *Engine) drive(ctx context.Context, ar *activeRun, start int) (RunResult, error) {
+	res := RunResult{RunID: ar.cfg.RunID, RoundsCompleted: start - 1}
+	best, sinceBest := math.Inf(-1), 0
+	for r := start; r <= ar.cfg.Rounds; r++ {
+		e.o.Metrics.CurrentRound.Set(float64(r))
+		rep, err := e.playRound(ctx, ar, r)
+		if err != nil {
+			return res, err
+		}
+		res.RoundsCompleted, res.Metrics = r, rep.Metrics
+		if e.o.OnRound != nil {
+			e.o.OnRound(rep)
+		}
+		acc := rep.Metrics["eval_accuracy"]
+		if t := ar.cfg.TargetAccuracy; t > 0 && acc >= t {
+			res.StoppedEarly = fmt.Sprintf("eval accuracy %.4f reached target %.4f", acc, t)
+			break
+		}
+		if acc > best+ar.cfg.MinDelta {
+			best, sinceBest = acc, 0
+		} else if sinceBest++; ar.cfg.Patience > 0 && sinceBest >= ar.cfg.Patience {
+			res.StoppedEarly = fmt.Sprintf("eval accuracy did not improve by %g for %d rounds", ar.cfg.MinDelta, ar.cfg.Patience)
+			break
+		}
+	}
+	e.mu.Lock()
+	res.Params, res.Version = ar.global, ar.version
+	e.mu.Unlock()
+	return res, nil
+}
+
+// playRound runs the fit phase (with retries), commits, then evaluates.
+func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundReport, error) {
+	var lastErr error
+	// Attempts already recorded for this round (before a crash) keep their
+	// numbers; a resumed coordinator continues after them.
+	first, err := e.o.Store.NextAttempt(ctx, ar.cfg.RunID, r)
+	if err != nil {
+		return RoundReport{}, fmt.Errorf("coordinator: round %d: %w", r, err)
+	}
+	for attempt := first; attempt <= first+ar.cfg.MaxRetries; attempt++ {
+		began := e.o.Now()
+		rec, err := e.playPhase(ctx, ar, PhaseFit, r, attempt)
+		if err != nil {
+			lastErr = err
+			e.o.Metrics.Rounds.WithLabelValues("fit", "failed").Inc()
+			e.log.Warn("round failed", "run", ar.cfg.RunID, "round", r, "attempt", attempt, "err", err)
+			rec.Status, rec.Reason = "failed", err.Error()
+			if serr := e.o.Store.RecordFailedRound(context.WithoutCancel(ctx), rec); serr != nil {
+				return RoundReport{}, errors.Join(err, fmt.Errorf("coordinator: recording failed round: %w", serr))
+			}
+			if ctx.Err() != nil || ar.cfg.OnFailure == OnFailureStop || !errors.Is(err, ErrTooFewClient) {
+				return RoundReport{}, err
+			}
+			continue
+		}
+		e.mu.Lock()
+		newParams, aggErr := ar.agg.Result()
+		ar.agg = nil
+		trainLoss := ar.trainLoss / ar.trainW
+		e.mu.Unlock()
+		if aggErr != nil {
+			return RoundReport{}, fmt.Errorf("coordinator: aggregating round %d: %w", r, aggErr)
+		}
+		if newParams == nil {
+			newParams = ar.global
+		}
+		rec.Status = "committed"
+		rec.Metrics = map[string]float64{"train_loss": trainLoss}
+		mv := store.ModelVersion{RunID: ar.cfg.RunID, Version: r, Round: r, Params: newParams, NumParams: len(newParams), CreatedAt: e.o.Now()}
+		if err := e.o.Store.CommitRound(context.WithoutCancel(ctx), rec, mv); err != nil {
+			return RoundReport{}, fmt.Errorf("coordinator: committing round %d: %w", r, err)
+		}
+		e.mu.Lock()
+		ar.global, ar.version = newParams, r
+		e.mu.Unlock()
+		e.o.Metrics.Rounds.WithLabelValues("fit", "committed").Inc()
+		e.o.Metrics.RoundSeconds.Observe(e.o.Now().Sub(began).Seconds())
+
+		metrics := map[string]float64{"train_loss": trainLoss}
+		evalMetrics, err := e.evaluate(ctx, ar, r)
+		if err != nil {
+			if ctx.Err() != nil {
+				return RoundReport{}, err
+			}
+			e.log.Warn("evaluation failed", "run", ar.cfg.RunID, "round", r, "err", err)
+		}
+		for k, v := range evalMetrics {
+			metrics[k] = v
+		}
+		if len(evalMetrics) > 0 {
+			if err := e.o.Store.RecordMetrics(context.WithoutCancel(ctx), ar.cfg.RunID, r, evalMetrics); err != nil {
+				return RoundReport{}, fmt.Errorf("coordinator: recording metrics of round %d: %w", r, err)
+			}
+		}
+		accepted := 0
+		for _, p := range rec.Participants {
+			if p.Status == "accepted" {
+				accepted++
+			}
+		}
+		return RoundReport{Round: r, Attempt: attempt, Accepted: accepted, Selected: len(rec.Participants),
+			Metrics: metrics, Duration: e.o.Now().Sub(began)}, nil
+	}
+	return RoundReport{}, fmt.Errorf("coordinator: round %d failed after %d attempts: %w", r, ar.cfg.MaxRetries+1, lastErr)
+}
+
+// evaluate asks every connected site to evaluate the current global model on
+// its held-out data and pools the counts.
+func (e *Engine) evaluate(ctx context.Context, ar *activeRun, r int) (map[string]float64, error) {
+	if _, err := e.playPhase(ctx, ar, PhaseEvaluate, r, 0); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	c := ar.evalSum
+	e.mu.Unlock()
+	if c.N == 0 {
+		return nil, errors.New("coordinator: evaluation returned no examples")
+	}
+	out := map[string]float64{
+		"eval_loss":     c.LossSum / float64(c.N),
+		"eval_accuracy": float64(c.Correct) / float64(c.N),
+		"eval_examples": float64(c.N),
+	}
+	if auc := model.HistAUC(c.PosHist, c.NegHist); !math.IsNaN(auc) {
+		out["eval_auc"] = auc
+	}
+	return out, nil
+}
+
+// playPhase opens one phase of one round, dispatches tasks, waits until every
+// selected site has answered or the deadline passes, and closes it. The record
+// it returns lists every selected site and what became of it.
+func (e *Engine) playPhase(ctx context.Context, ar *activeRun, phase Phase, r, attempt int) (store.RoundRecord, error) {
+	cfg := ar.cfg
+	rec := store.RoundRecord{RunID: cfg.RunID, Round: r, Attempt: attempt, StartedAt: e.o.Now()}
+	minResults := cfg.MinClients
+	if phase == PhaseEvaluate {
+		minResults = 1
+	}
+	available, err := e.waitForSites(ctx, minResults, time.Duration(cfg.WaitForClients))
+	if err != nil {
+		rec.EndedAt = e.o.Now()
+		return rec, err
+	}
+	selected := available
+	if phase == PhaseFit {
+		if selected, err = SelectCohort(available, cfg.FractionFit, cfg.MinClients, cfg.Seed, r, attempt); err != nil {
+			return rec, err
+		}
+	}
+	nonces := make([][]byte, len(selected))
+	for i := range nonces {
+		nonces[i] = make([]byte, 16)
+		if _, err := io.ReadFull(e.o.Rand, nonces[i]); err != nil {
+			return rec, fmt.Errorf("coordinator: generating nonce: %w", err)
+		}
+	}
+	deadline := e.o.Now().Add(time.Duration(cfg.RoundTimeout))
+	round, err := NewRound(cfg.RunID, r, attempt, phase, selected, nonces, deadline, minResults)
+	if err != nil {
+		return rec, err
+	}
+
+	e.mu.Lock()
+	ar.round = round
+	switch phase {
+	case PhaseFit:
+		ar.agg = ar.strategy.NewAggregator(r, ar.global)
+		ar.trainLoss, ar.trainW = 0, 0
+	case PhaseStatistics:
+		ar.statsSum = nil
+	case PhaseEvaluate:
+		ar.evalSum = model.Counts{PosHist: make([]float64, EvalBins), NegHist: make([]float64, EvalBins)}
+	}
+	version, global := ar.version, ar.global
+	e.mu.Unlock()
+
+	fitCfg := ar.strategy.ConfigureFit(r)
+	for i, site := range selected {
+		t := Task{RunID: cfg.RunID, Round: r, Phase: phase, Nonce: nonces[i], ModelVersion: version,
+			NumParams: len(global), Deadline: deadline, Config: protocol.TaskConfig{
+				Model: cfg.Model, Hidden: cfg.Hidden, Classes: cfg.Classes, Features: cfg.Features,
+				Epochs: cfg.LocalEpochs, BatchSize: cfg.BatchSize, LearningRate: cfg.LearningRate,
+				Optimizer: cfg.Optimizer, L2: cfg.L2, ProximalMu: fitCfg.ProximalMu,
+				Seed: siteSeed(cfg.Seed, site, r, attempt), Moments: cfg.FeatureMoments,
+			}}
+		if err := e.o.Dispatcher.Dispatch(site, t); err != nil {
+			e.log.Warn("dispatch failed", "site", site, "round", r, "phase", phase, "err", err)
+			e.mu.Lock()
+			round.Drop(site, "dispatch failed: "+err.Error())
+			e.mu.Unlock()
+		}
+	}
+
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for {
+		e.mu.Lock()
+		settled := round.Settled()
+		e.mu.Unlock()
+		if settled {
+			break
+		}
+		select {
+		case <-ar.wake:
+			continue
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		break
+	}
+	e.mu.Lock()
+	closeErr := round.Close(e.o.Now())
+	slots := round.Slots()
+	e.mu.Unlock()
+	rec.EndedAt = e.o.Now()
+	for _, s := range slots {
+		rec.Participants = append(rec.Participants, store.Participant{Client: s.Site, Status: s.State.String(), Reason: s.Reason})
+	}
+	if ctx.Err() != nil {
+		return rec, ctx.Err()
+	}
+	return rec, closeErr
+}
+
+// waitForSites waits up to wait for at least min connected sites.
+func (e *Engine) waitForSites(ctx context.Context, min int, wait time.Duration) ([]string, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		av := e.o.Dispatcher.Connected()
+		e.o.Metrics.ConnectedSites.Set(float64(len(av)))
+		if len(av) >= min {
+			return av, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: %d sites connected after waiting %s, need %d", ErrTooFewClient, len(av), wait, min)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (e *Engine) broadcastDone(runID string) {
+	for _, s := range e.o.Dispatcher.Connected() {
+		_ = e.o.Dispatcher.Dispatch(s, Task{RunID: runID, Done: true})
+	}
+}
+
+func (ar *activeRun) notify() {
+	select {
+	case ar.wake <- struct{}{}:
+	default:
+	}
+}
+
+// siteSeed derives the training seed of one site in one round attempt, so a
+// simulation is reproducible whatever the order in which sites run.
+func siteSeed(seed uint64, site string, round, attempt int) uint64 {
+	h := sha256.New()
+	var b [24]byte
+	binary.LittleEndian.PutUint64(b[0:], seed)
+	binary.LittleEndian.PutUint64(b[8:], uint64(round))
+	binary.LittleEndian.PutUint64(b[16:], uint64(attempt))
+	h.Write(b[:])
+	h.Write([]byte(site))
+	return binary.LittleEndian.Uint64(h.Sum(nil))
+}

@@ -1,0 +1,275 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/internal/protocol"
+	"github.com/cohortfl/cohort/internal/tlsconf"
+	"github.com/cohortfl/cohort/model"
+	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
+)
+
+// insecureSiteHeader must match client.InsecureSiteHeader.
+const insecureSiteHeader = "cohort-site"
+
+// SiteServer implements cohort.v1.SiteService on top of an Engine and a Registry.
+// It validates every request first and maps domain errors to gRPC status codes
+// only here, at the edge.
+type SiteServer struct {
+	cohortv1.UnimplementedSiteServiceServer
+	engine   *Engine
+	registry *Registry
+	insecure bool
+	log      *slog.Logger
+	// staging bounds how many uploads are decoded at once; each holds one
+	// model-sized buffer, so peak memory stays at a few model sizes however
+	// many sites upload together.
+	staging chan []float64
+}
+
+// NewSiteServer returns the site-facing service. insecure must only be true for
+// loopback demos (the caller checks the address); sites are then named by the
+// cohort-site metadata header instead of their certificate. maxStaged is the
+// number of uploads decoded concurrently (1 gives the tightest memory bound).
+func NewSiteServer(e *Engine, r *Registry, insecure bool, maxStaged int, log *slog.Logger) *SiteServer {
+	if maxStaged < 1 {
+		maxStaged = 1
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &SiteServer{engine: e, registry: r, insecure: insecure, log: log, staging: make(chan []float64, maxStaged)}
+	for i := 0; i < maxStaged; i++ {
+		s.staging <- nil
+	}
+	return s
+}
+
+// identity returns the calling site's name: its verified certificate's common
+// name, or in insecure mode the cohort-site header.
+func (s *SiteServer) identity(ctx context.Context) (string, error) {
+	if s.insecure {
+		md, _ := metadata.FromIncomingContext(ctx)
+		if v := md.Get(insecureSiteHeader); len(v) == 1 && v[0] != "" {
+			return v[0], nil
+		}
+		return "", status.Error(codes.Unauthenticated, "insecure mode: the request carries no cohort-site header naming the site")
+	}
+	id, err := tlsconf.PeerIdentity(ctx)
+	if err != nil {
+		return "", status.Errorf(codes.Unauthenticated, "site identity: %v", err)
+	}
+	return id, nil
+}
+
+// Connect implements SiteService.
+func (s *SiteServer) Connect(req *cohortv1.ConnectRequest, stream cohortv1.SiteService_ConnectServer) error {
+	site, err := s.identity(stream.Context())
+	if err != nil {
+		return err
+	}
+	tasks, detach := s.registry.attach(site, req.NumExamples)
+	defer detach()
+	s.log.Info("site connected", "site", site)
+	defer s.log.Info("site disconnected", "site", site)
+	for {
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case t, ok := <-tasks:
+			if !ok {
+				return status.Error(codes.Aborted, "a newer connection of this site replaced this one")
+			}
+			if err := stream.Send(toProtoTask(t)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func toProtoTask(t Task) *cohortv1.Task {
+	kind := cohortv1.TaskKind_TASK_KIND_DONE
+	if !t.Done {
+		kind = map[Phase]cohortv1.TaskKind{
+			PhaseStatistics: cohortv1.TaskKind_TASK_KIND_STATISTICS,
+			PhaseFit:        cohortv1.TaskKind_TASK_KIND_FIT,
+			PhaseEvaluate:   cohortv1.TaskKind_TASK_KIND_EVALUATE,
+		}[t.Phase]
+	}
+	pt := &cohortv1.Task{RunId: t.RunID, Round: uint64(t.Round), Kind: kind, Nonce: t.Nonce,
+		ModelVersion: uint64(t.ModelVersion), NumParams: int64(t.NumParams)}
+	if !t.Done {
+		pt.DeadlineUnixMs = t.Deadline.UnixMilli()
+		pt.Config = t.Config.Encode()
+	}
+	return pt
+}
+
+// DownloadModel implements SiteService: it streams the parameters in chunks
+// encoded on the fly, so no copy of the model is made per download.
+func (s *SiteServer) DownloadModel(req *cohortv1.DownloadModelRequest, stream cohortv1.SiteService_DownloadModelServer) error {
+	if _, err := s.identity(stream.Context()); err != nil {
+		return err
+	}
+	params, err := s.engine.Params(stream.Context(), req.RunId, int(req.ModelVersion))
+	if err != nil {
+		return toStatus(err)
+	}
+	buf := make([]byte, 0, 8*protocol.ChunkValues)
+	for off := 0; off < len(params) || off == 0; off += protocol.ChunkValues {
+		end := min(off+protocol.ChunkValues, len(params))
+		buf = protocol.AppendFloats(buf[:0], params[off:end])
+		if err := stream.Send(&cohortv1.ModelChunk{Offset: int64(off), Total: int64(len(params)), Values: buf}); err != nil {
+			return err
+		}
+		if len(params) == 0 {
+			break
+		}
+	}
+	return nil
+}
+
+// UploadUpdate implements SiteService.
+func (s *SiteServer) UploadUpdate(stream cohortv1.SiteService_UploadUpdateServer) error {
+	return s.receive(stream, PhaseFit)
+}
+
+// SubmitStatistics implements SiteService.
+func (s *SiteServer) SubmitStatistics(stream cohortv1.SiteService_SubmitStatisticsServer) error {
+	return s.receive(stream, PhaseStatistics)
+}
+
+type uploadStream interface {
+	Context() context.Context
+	Recv() (*cohortv1.UploadChunk, error)
+	SendAndClose(*cohortv1.UploadAck) error
+}
+
+// maxStatistics bounds a statistics vector (3 moments × features).
+const maxStatistics = 3 << 20
+
+func (s *SiteServer) receive(stream uploadStream, phase Phase) error {
+	site, err := s.identity(stream.Context())
+	if err != nil {
+		return err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "upload: reading header: %v", err)
+	}
+	hdr := first.GetHeader()
+	if hdr == nil {
+		return status.Error(codes.InvalidArgument, "upload: the first message must be the header")
+	}
+	want, err := s.engine.BeginResult(site, Upload{RunID: hdr.RunId, Round: int(hdr.Round), Phase: phase, Nonce: hdr.Nonce})
+	if err != nil {
+		return toStatus(err)
+	}
+	n := int(hdr.PayloadBytes / 8)
+	switch {
+	case hdr.PayloadBytes%8 != 0 || hdr.PayloadBytes < 0:
+		err = fmt.Errorf("payload of %d bytes is not a whole number of float64 values", hdr.PayloadBytes)
+	case phase == PhaseFit && n != want:
+		err = fmt.Errorf("%w: update has %d values, the model has %d parameters", aggregation.ErrWrongLength, n, want)
+	case phase == PhaseStatistics && (n > maxStatistics || (want > 0 && n != want)):
+		err = fmt.Errorf("%w: statistics have %d values, want %d", aggregation.ErrWrongLength, n, want)
+	}
+	if err != nil {
+		s.engine.AbortResult(site, err.Error())
+		return toStatus(fmt.Errorf("coordinator: upload from site %q, round %d: %w", site, hdr.Round, err))
+	}
+	buf := <-s.staging
+	defer func() { s.staging <- buf }()
+	if cap(buf) < n {
+		buf = make([]float64, n)
+	}
+	buf = buf[:n]
+	if err := readValues(stream, buf); err != nil {
+		s.engine.AbortResult(site, err.Error())
+		return toStatus(fmt.Errorf("coordinator: upload from site %q, round %d: %w", site, hdr.Round, err))
+	}
+	s.engine.o.Metrics.UploadBytes.Add(float64(hdr.PayloadBytes))
+	if phase == PhaseFit {
+		err = s.engine.SubmitFit(site, FitResult{NumExamples: hdr.NumExamples, Delta: buf, Metrics: hdr.Metrics})
+	} else {
+		err = s.engine.SubmitStatistics(site, buf)
+	}
+	if err != nil {
+		return toStatus(err)
+	}
+	return stream.SendAndClose(&cohortv1.UploadAck{Accepted: true})
+}
+
+// readValues fills dst from data chunks, rejecting NaN/Inf and extra or missing data.
+func readValues(stream uploadStream, dst []float64) error {
+	got := 0
+	for {
+		c, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading payload after %d values: %w", got, err)
+		}
+		data := c.GetData()
+		if data == nil || len(data)%8 != 0 {
+			return fmt.Errorf("payload chunk after %d values is not float64 data", got)
+		}
+		k := len(data) / 8
+		if got+k > len(dst) {
+			return fmt.Errorf("%w: payload continues past the %d announced values", aggregation.ErrWrongLength, len(dst))
+		}
+		if err := protocol.DecodeFloats(dst[got:got+k], data, got); err != nil {
+			return fmt.Errorf("%w: %w", aggregation.ErrNotFinite, err)
+		}
+		got += k
+	}
+	if got != len(dst) {
+		return fmt.Errorf("%w: payload ended after %d of %d announced values", aggregation.ErrWrongLength, got, len(dst))
+	}
+	return nil
+}
+
+// SubmitEvaluation implements SiteService.
+func (s *SiteServer) SubmitEvaluation(ctx context.Context, req *cohortv1.EvaluationResult) (*cohortv1.Ack, error) {
+	site, err := s.identity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.engine.BeginResult(site, Upload{RunID: req.RunId, Round: int(req.Round), Phase: PhaseEvaluate, Nonce: req.Nonce}); err != nil {
+		return nil, toStatus(err)
+	}
+	c := model.Counts{N: req.NumExamples, LossSum: req.LossSum, Correct: req.Correct, PosHist: req.PosHist, NegHist: req.NegHist}
+	if err := s.engine.SubmitEvaluation(site, c); err != nil {
+		return nil, toStatus(err)
+	}
+	return &cohortv1.Ack{}, nil
+}
+
+// toStatus maps domain errors to gRPC status codes.
+func toStatus(err error) error {
+	code := codes.Internal
+	switch {
+	case errors.Is(err, ErrLate), errors.Is(err, ErrRoundClosed):
+		code = codes.DeadlineExceeded
+	case errors.Is(err, ErrBadNonce), errors.Is(err, ErrAlreadySent), errors.Is(err, ErrWrongRound):
+		code = codes.FailedPrecondition
+	case errors.Is(err, ErrNotSelected):
+		code = codes.PermissionDenied
+	case errors.Is(err, ErrNoActiveRun):
+		code = codes.FailedPrecondition
+	case errors.Is(err, aggregation.ErrWrongLength), errors.Is(err, aggregation.ErrNotFinite),
+		errors.Is(err, aggregation.ErrBadWeight), errors.Is(err, aggregation.ErrDuplicate), errors.Is(err, protocol.ErrNotFinite):
+		code = codes.InvalidArgument
+	}
+	return status.Error(code, err.Error())
+}

@@ -1,0 +1,233 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/model"
+)
+
+// Upload is the header of a result, checked by BeginResult before any payload
+// is read, so a replayed or late upload is refused without reading its body.
+type Upload struct {
+	RunID string
+	Round int
+	Phase Phase
+	Nonce []byte
+}
+
+// BeginResult checks that site may submit the result described by u now (right
+// run, round and phase, selected, nonce matches the task, before the deadline,
+// first submission) and reserves the site's slot. It returns the expected
+// vector length (the number of model parameters for a fit result). The caller
+// must follow with exactly one of SubmitFit, SubmitStatistics, SubmitEvaluation
+// or AbortResult for the same site.
+func (e *Engine) BeginResult(site string, u Upload) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ar := e.cur
+	if ar == nil || ar.round == nil {
+		return 0, fmt.Errorf("%w (site %q, run %q round %d)", ErrNoActiveRun, site, u.RunID, u.Round)
+	}
+	if ar.round.Phase != u.Phase {
+		return 0, fmt.Errorf("%w: got a %s result, round %d is in its %s phase", ErrWrongRound, u.Phase, ar.round.Number, ar.round.Phase)
+	}
+	if err := ar.round.Begin(site, u.RunID, u.Round, u.Nonce, e.o.Now()); err != nil {
+		e.o.Metrics.Results.WithLabelValues(u.Phase.String(), "rejected").Inc()
+		return 0, err
+	}
+	switch u.Phase {
+	case PhaseFit:
+		return len(ar.global), nil
+	case PhaseStatistics:
+		return len(ar.statsSum), nil // 0 until the first site fixes the length
+	}
+	return 0, nil
+}
+
+// AbortResult releases a slot reserved by BeginResult whose payload could not be
+// read or decoded; the site's result counts as rejected for this round.
+func (e *Engine) AbortResult(site string, reason string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ar := e.cur; ar != nil && ar.round != nil {
+		ar.round.Reject(site, reason)
+		ar.notify()
+	}
+}
+
+// SubmitFit validates a fit result and folds it into the round's aggregate. On
+// error the aggregate is unchanged and the site's result is rejected.
+func (e *Engine) SubmitFit(site string, res FitResult) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ar, err := e.activeSlot(site)
+	if err != nil {
+		return err
+	}
+	loss, hasLoss := res.Metrics["loss"]
+	if hasLoss && (math.IsNaN(loss) || math.IsInf(loss, 0)) {
+		return e.reject(ar, site, fmt.Errorf("coordinator: site %q reported a non-finite training loss %v", site, loss))
+	}
+	if err := ar.agg.Add(aggregation.Update{Client: site, Delta: res.Delta, NumExamples: res.NumExamples}); err != nil {
+		return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q, round %d: %w", site, ar.round.Number, err))
+	}
+	if err := ar.round.Accept(site, e.o.Now()); err != nil {
+		return err // cannot happen while we hold mu and the round is open; see Round.Accept
+	}
+	if hasLoss {
+		ar.trainLoss += loss * float64(res.NumExamples)
+		ar.trainW += float64(res.NumExamples)
+	}
+	e.o.Metrics.Results.WithLabelValues("fit", "accepted").Inc()
+	ar.notify()
+	return nil
+}
+
+// SubmitStatistics folds a site's feature moments into the statistics sum.
+func (e *Engine) SubmitStatistics(site string, moments []float64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ar, err := e.activeSlot(site)
+	if err != nil {
+		return err
+	}
+	if len(moments) == 0 || len(moments)%3 != 0 {
+		return e.reject(ar, site, fmt.Errorf("coordinator: statistics from site %q have length %d, want a positive multiple of 3: %w", site, len(moments), aggregation.ErrWrongLength))
+	}
+	if ar.statsSum != nil && len(moments) != len(ar.statsSum) {
+		return e.reject(ar, site, fmt.Errorf("coordinator: statistics from site %q have length %d, other sites sent %d (different schema?): %w", site, len(moments), len(ar.statsSum), aggregation.ErrWrongLength))
+	}
+	if ar.cfg.Features > 0 && len(moments) != 3*ar.cfg.Features {
+		return e.reject(ar, site, fmt.Errorf("coordinator: statistics from site %q describe %d features, the run has %d: %w", site, len(moments)/3, ar.cfg.Features, aggregation.ErrWrongLength))
+	}
+	for i, v := range moments {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return e.reject(ar, site, fmt.Errorf("coordinator: statistics from site %q: value %d is %v: %w", site, i, v, aggregation.ErrNotFinite))
+		}
+	}
+	if ar.statsSum == nil {
+		ar.statsSum = make([]float64, len(moments))
+	}
+	for i, v := range moments {
+		ar.statsSum[i] += v
+	}
+	if err := ar.round.Accept(site, e.o.Now()); err != nil {
+		return err
+	}
+	e.o.Metrics.Results.WithLabelValues("statistics", "accepted").Inc()
+	ar.notify()
+	return nil
+}
+
+// SubmitEvaluation folds a site's evaluation counts into the round's totals.
+func (e *Engine) SubmitEvaluation(site string, c EvalResult) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ar, err := e.activeSlot(site)
+	if err != nil {
+		return err
+	}
+	if err := validCounts(c); err != nil {
+		return e.reject(ar, site, fmt.Errorf("coordinator: evaluation from site %q: %w", site, err))
+	}
+	ar.evalSum.Add(c)
+	if err := ar.round.Accept(site, e.o.Now()); err != nil {
+		return err
+	}
+	e.o.Metrics.Results.WithLabelValues("evaluate", "accepted").Inc()
+	ar.notify()
+	return nil
+}
+
+func validCounts(c model.Counts) error {
+	if c.N < 0 || c.Correct < 0 || c.Correct > c.N {
+		return fmt.Errorf("counts out of range: n=%d correct=%d", c.N, c.Correct)
+	}
+	if math.IsNaN(c.LossSum) || math.IsInf(c.LossSum, 0) || c.LossSum < 0 {
+		return fmt.Errorf("loss sum %v is not a finite non-negative number: %w", c.LossSum, aggregation.ErrNotFinite)
+	}
+	if len(c.PosHist) == 0 && len(c.NegHist) == 0 {
+		return nil // multi-class models report no score histograms
+	}
+	if len(c.PosHist) != EvalBins || len(c.NegHist) != EvalBins {
+		return fmt.Errorf("score histograms have %d and %d bins, want %d: %w", len(c.PosHist), len(c.NegHist), EvalBins, aggregation.ErrWrongLength)
+	}
+	var total float64
+	for i := range c.PosHist {
+		p, n := c.PosHist[i], c.NegHist[i]
+		if !(p >= 0 && n >= 0) || math.IsInf(p, 0) || math.IsInf(n, 0) {
+			return fmt.Errorf("histogram bin %d holds %v/%v, want finite non-negative counts", i, p, n)
+		}
+		total += p + n
+	}
+	if math.Abs(total-float64(c.N)) > 0.5 {
+		return fmt.Errorf("histograms hold %v examples but n=%d", total, c.N)
+	}
+	return nil
+}
+
+// activeSlot returns the active run if site holds an active slot in it.
+func (e *Engine) activeSlot(site string) (*activeRun, error) {
+	ar := e.cur
+	if ar == nil || ar.round == nil {
+		return nil, ErrNoActiveRun
+	}
+	if ar.round.Closed() {
+		return nil, fmt.Errorf("%w: run %q round %d", ErrRoundClosed, ar.cfg.RunID, ar.round.Number)
+	}
+	return ar, nil
+}
+
+func (e *Engine) reject(ar *activeRun, site string, err error) error {
+	ar.round.Reject(site, err.Error())
+	e.o.Metrics.Results.WithLabelValues(ar.round.Phase.String(), "rejected").Inc()
+	e.log.Warn("result rejected", "site", site, "round", ar.round.Number, "phase", ar.round.Phase, "err", err)
+	ar.notify()
+	return err
+}
+
+// SiteGone tells the engine that site disconnected, so the open round stops
+// waiting for it.
+func (e *Engine) SiteGone(site string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ar := e.cur; ar != nil && ar.round != nil {
+		ar.round.Drop(site, "disconnected")
+		ar.notify()
+	}
+}
+
+// Params returns the parameters of model version v of run runID. The current
+// global model is served from memory; older versions from the store. The slice
+// must not be modified.
+func (e *Engine) Params(ctx context.Context, runID string, v int) ([]float64, error) {
+	e.mu.Lock()
+	ar := e.cur
+	if ar != nil && ar.cfg.RunID == runID && ar.version == v && ar.global != nil {
+		g := ar.global
+		e.mu.Unlock()
+		return g, nil
+	}
+	e.mu.Unlock()
+	mv, err := e.o.Store.GetModel(ctx, runID, v)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: model %d of run %q: %w", v, runID, err)
+	}
+	return mv.Params, nil
+}
+
+// ActiveRun returns the id of the run in progress, if any.
+func (e *Engine) ActiveRun() (string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cur == nil {
+		return "", false
+	}
+	return e.cur.cfg.RunID, true
+}
+
+func seededRand(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }

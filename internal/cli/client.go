@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cohortfl/cohort/client"
+	"github.com/cohortfl/cohort/dataset"
+	"github.com/cohortfl/cohort/internal/tlsconf"
+	"github.com/cohortfl/cohort/model"
+)
+
+// ClientRunOptions are the flags of `cohort client run`.
+type ClientRunOptions struct {
+	IO            *IO
+	Coordinator   string
+	Cert, Key, CA string
+	ServerName    string
+	Insecure      bool
+	Name          string
+	Data          string
+	Dataset       string
+	Label         string
+	Positive      string
+	Schema        string
+	EvalFraction  float64
+	Seed          uint64
+	Shard         string
+	ExitWhenDone  bool
+	cmd           *cobra.Command
+}
+
+func newCmdClient(ios *IO) *cobra.Command {
+	cmd := &cobra.Command{Use: "client", Short: "Run a site that takes part in federated runs"}
+	o := &ClientRunOptions{IO: ios}
+	run := &cobra.Command{
+		Use:   "run",
+		Short: "Connect to a coordinator and train on this site's data",
+		Long: `Dial out to the coordinator (the coordinator never dials a site), authenticate
+with this site's certificate, and execute the tasks the coordinator sends:
+feature statistics, local training and evaluation on held-out rows. The site
+reconnects with backoff if the coordinator restarts.
+
+The site's data is a CSV (--data, with --label) or an embedded dataset
+(--dataset), optionally one shard of it (--shard I/N, an IID split), which is
+how the walkthrough in docs/consortium.md gives three sites different rows.
+Every site must encode features identically: pass the same --schema file
+(written by 'cohort datasets show NAME --schema') at every site.`,
+		Example: `  cohort client run --coordinator 127.0.0.1:7443 --dataset hmda --shard 1/3 \
+    --cert pki/site-a.pem --key pki/site-a-key.pem --ca pki/ca.pem`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { o.cmd = cmd; return clientRun(o) },
+	}
+	f := run.Flags()
+	f.StringVar(&o.Coordinator, "coordinator", "127.0.0.1:7443", "coordinator address host:port")
+	f.StringVar(&o.Cert, "cert", "", "this site's certificate (PEM); its subject common name is the site's identity")
+	f.StringVar(&o.Key, "key", "", "this site's private key (PEM)")
+	f.StringVar(&o.CA, "ca", "", "consortium CA certificate (PEM)")
+	f.StringVar(&o.ServerName, "server-name", "", "expected coordinator certificate name (default: the host of --coordinator)")
+	f.BoolVar(&o.Insecure, "insecure", false, "no TLS; only for demos on a loopback address")
+	f.StringVar(&o.Name, "name", "", "site name when --insecure (otherwise the certificate's common name)")
+	f.StringVar(&o.Data, "data", "", "this site's CSV file")
+	f.StringVar(&o.Dataset, "dataset", "", "an embedded dataset instead of --data")
+	f.StringVar(&o.Label, "label", "", "label column (with --data)")
+	f.StringVar(&o.Positive, "positive", "", "positive label value (with --data)")
+	f.StringVar(&o.Schema, "schema", "", "JSON schema with fixed category levels, shared by all sites")
+	f.Float64Var(&o.EvalFraction, "eval-fraction", 0.2, "share of local rows held out for federated evaluation")
+	f.Uint64Var(&o.Seed, "seed", 1, "seed of the local eval split and of --shard")
+	f.StringVar(&o.Shard, "shard", "", "use only shard I of N of the rows (I/N, 1-based), e.g. 2/3")
+	f.BoolVar(&o.ExitWhenDone, "exit-when-done", false, "exit when the coordinator reports the run finished")
+	cmd.AddCommand(run)
+	return cmd
+}
+
+func clientRun(o *ClientRunOptions) error {
+	log, err := logger(o.cmd, o.IO.Err, "info")
+	if err != nil {
+		return err
+	}
+	var tlsCfg *tls.Config
+	if o.Insecure {
+		if err := tlsconf.CheckLoopback(o.Coordinator); err != nil {
+			return fmt.Errorf("--coordinator: %w", err)
+		}
+	} else {
+		if o.Cert == "" || o.Key == "" || o.CA == "" {
+			return fmt.Errorf("mTLS needs --cert, --key and --ca (or --insecure with a loopback --coordinator for a demo)")
+		}
+		if tlsCfg, err = tlsconf.ClientConfig(o.Cert, o.Key, o.CA, o.ServerName); err != nil {
+			return err
+		}
+	}
+	train, eval, err := loadSiteData(o)
+	if err != nil {
+		return err
+	}
+	tr, err := client.NewModelTrainer(train, eval)
+	if err != nil {
+		return err
+	}
+	log.Info("site data loaded", "train_rows", train.N, "eval_rows", eval.N, "features", train.D)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return client.Run(ctx, client.Options{Address: o.Coordinator, TLS: tlsCfg, Insecure: o.Insecure, SiteName: o.Name,
+		Trainer: tr, Logger: log, ExitWhenDone: o.ExitWhenDone, NumExamples: int64(train.N)})
+}
+
+// loadSiteData loads, encodes and splits the site's rows.
+func loadSiteData(o *ClientRunOptions) (model.Examples, model.Examples, error) {
+	t, err := loadTableFlags(o.Dataset, o.Data, o.Label, o.Positive, o.Schema)
+	if err != nil {
+		return model.Examples{}, model.Examples{}, err
+	}
+	enc, err := dataset.NewEncoder(t)
+	if err != nil {
+		return model.Examples{}, model.Examples{}, err
+	}
+	all, err := enc.Encode(t)
+	if err != nil {
+		return model.Examples{}, model.Examples{}, err
+	}
+	rows := make([]int, all.N)
+	for i := range rows {
+		rows[i] = i
+	}
+	if o.Shard != "" {
+		var i, n int
+		if _, err := fmt.Sscanf(o.Shard, "%d/%d", &i, &n); err != nil || n < 1 || i < 1 || i > n {
+			return model.Examples{}, model.Examples{}, fmt.Errorf("--shard %q: want I/N with 1 ≤ I ≤ N, e.g. 2/3", o.Shard)
+		}
+		parts, err := dataset.IID(all.N, n, o.Seed)
+		if err != nil {
+			return model.Examples{}, model.Examples{}, fmt.Errorf("--shard: %w", err)
+		}
+		rows = parts[i-1]
+	}
+	fit, ev, err := dataset.LocalSplit(rows, o.EvalFraction, o.Seed)
+	if err != nil {
+		return model.Examples{}, model.Examples{}, fmt.Errorf("--eval-fraction: %w", err)
+	}
+	return all.Subset(fit), all.Subset(ev), nil
+}

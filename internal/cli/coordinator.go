@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cohortfl/cohort/coordinator"
+	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/internal/tlsconf"
+)
+
+// CoordinatorServeOptions are the flags of `cohort coordinator serve`.
+type CoordinatorServeOptions struct {
+	IO            *IO
+	Listen        string
+	DB            string
+	Cert, Key, CA string
+	Insecure      bool
+	MetricsAddr   string
+	RunConfig     string
+	ExitWhenDone  bool
+	MaxStaged     int
+	cmd           *cobra.Command
+}
+
+func newCmdCoordinator(ios *IO) *cobra.Command {
+	cmd := &cobra.Command{Use: "coordinator", Short: "Run the coordinator that drives federated rounds"}
+	o := &CoordinatorServeOptions{IO: ios}
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve sites and the admin API over gRPC with mutual TLS",
+		Long: `Serve the site API (sites dial out to it; it never dials a site) and the admin
+API, with mutual TLS. State lives in a SQLite file: a coordinator restarted on the
+same --db (even after kill -9) resumes the run it was driving after its last
+committed round.
+
+--run FILE starts the run described by a JSON run configuration (see
+docs/consortium.md) once the coordinator is up; without it, runs are started
+through the admin API.`,
+		Example: `  cohort coordinator serve --listen 127.0.0.1:7443 --db coord.db \
+    --cert pki/coordinator.pem --key pki/coordinator-key.pem --ca pki/ca.pem \
+    --run run.json --metrics 127.0.0.1:9090`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { o.cmd = cmd; return coordinatorServeRun(o) },
+	}
+	f := serve.Flags()
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:7443", "gRPC listen address")
+	f.StringVar(&o.DB, "db", "cohort.db", "SQLite state file")
+	f.StringVar(&o.Cert, "cert", "", "coordinator certificate (PEM)")
+	f.StringVar(&o.Key, "key", "", "coordinator private key (PEM)")
+	f.StringVar(&o.CA, "ca", "", "consortium CA certificate that site certificates must chain to (PEM)")
+	f.BoolVar(&o.Insecure, "insecure", false, "no TLS; only for demos on a loopback address")
+	f.StringVar(&o.MetricsAddr, "metrics", "", "address of the Prometheus /metrics endpoint (empty: off)")
+	f.StringVar(&o.RunConfig, "run", "", "JSON run configuration to start at once")
+	f.BoolVar(&o.ExitWhenDone, "exit-when-done", false, "exit when the run ends (with --run)")
+	f.IntVar(&o.MaxStaged, "max-staged-uploads", 1, "uploads decoded concurrently; each holds one model-sized buffer")
+	cmd.AddCommand(serve)
+	return cmd
+}
+
+func coordinatorServeRun(o *CoordinatorServeOptions) error {
+	log, err := logger(o.cmd, o.IO.Err, "info")
+	if err != nil {
+		return err
+	}
+	var tlsCfg *tls.Config
+	if o.Insecure {
+		if err := tlsconf.CheckLoopback(o.Listen); err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
+		log.Warn("TLS is OFF (--insecure): sites are named by an unauthenticated header; loopback demo only")
+	} else {
+		if o.Cert == "" || o.Key == "" || o.CA == "" {
+			return fmt.Errorf("mTLS needs --cert, --key and --ca (or --insecure on a loopback address for a demo)")
+		}
+		if tlsCfg, err = tlsconf.ServerConfig(o.Cert, o.Key, o.CA); err != nil {
+			return err
+		}
+	}
+	var rc *coordinator.RunConfig
+	if o.RunConfig != "" {
+		b, err := os.ReadFile(o.RunConfig)
+		if err != nil {
+			return fmt.Errorf("--run: %w", err)
+		}
+		c := coordinator.DefaultRunConfig()
+		if err := json.Unmarshal(b, &c); err != nil {
+			return fmt.Errorf("--run %s: not a valid run configuration: %w", o.RunConfig, err)
+		}
+		if err := c.Validate(); err != nil {
+			return fmt.Errorf("--run %s: %w", o.RunConfig, err)
+		}
+		rc = &c
+	}
+	db, err := store.Open(o.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", o.Listen, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: tlsCfg, Insecure: o.Insecure, DB: db,
+		MetricsAddr: o.MetricsAddr, Run: rc, ExitWhenIdle: o.ExitWhenDone && rc != nil, Logger: log, MaxStaged: o.MaxStaged})
+}

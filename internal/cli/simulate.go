@@ -1,0 +1,192 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cohortfl/cohort/coordinator"
+	"github.com/cohortfl/cohort/internal/progress"
+	"github.com/cohortfl/cohort/internal/runout"
+	"github.com/cohortfl/cohort/internal/sim"
+)
+
+// SimulateOptions are the flags of `cohort simulate`.
+type SimulateOptions struct {
+	IO     *IO
+	Config sim.Config
+	Hidden string
+	Out    string
+	Output string
+	cmd    *cobra.Command
+}
+
+func newCmdSimulate(ios *IO) *cobra.Command {
+	o := &SimulateOptions{IO: ios, Config: sim.DefaultConfig()}
+	c := &o.Config
+	cmd := &cobra.Command{
+		Use:   "simulate",
+		Short: "Run a reproducible federated simulation on one machine",
+		Long: `Run a federated simulation: the real coordinator engine, SQLite store and
+aggregation strategies drive in-process sites (or, with --transport grpc, sites
+speaking real gRPC with mutual TLS on 127.0.0.1).
+
+The summary compares the federated model with a centralised baseline (the same
+model trained on the pooled training rows for rounds × local epochs) on the same
+held-out test set. With no flags it runs hmda, 5 sites, Dirichlet(0.5) label
+skew, 20 rounds of FedAvg logistic regression.`,
+		Example: `  cohort simulate
+  cohort simulate --dataset fertility --clients 100 --rounds 10 --partition dirichlet:0.5
+  cohort simulate --data my.csv --label outcome --positive yes --out results/ --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.cmd = cmd
+			if !cmd.Flags().Changed("dataset") && cmd.Flags().Changed("data") {
+				c.Dataset = ""
+			}
+			return simulateRun(o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.Dataset, "dataset", c.Dataset, "embedded dataset (see `cohort datasets list`)")
+	f.StringVar(&c.DataPath, "data", "", "CSV file to use instead of an embedded dataset")
+	f.StringVar(&c.Label, "label", "", "label column (required with --data)")
+	f.StringVar(&c.Positive, "positive", "", "label value of the positive class (with --data; default: the lexically larger of two values)")
+	f.IntVar(&c.Clients, "clients", c.Clients, "number of simulated sites")
+	f.IntVar(&c.Rounds, "rounds", c.Rounds, "federated rounds")
+	f.StringVar(&c.Partition, "partition", c.Partition, "how rows are split among sites: iid, dirichlet:ALPHA, quantity:ALPHA or column:NAME")
+	f.StringVar(&c.Model, "model", c.Model, "learner: logreg, softmax or mlp")
+	f.StringVar(&o.Hidden, "hidden", "32", "MLP hidden layer sizes, comma separated")
+	f.StringVar(&c.Strategy, "strategy", c.Strategy, "aggregation: fedavg, fedprox, fedadam, fedyogi, fedadagrad, median, trimmedmean, krum")
+	f.Uint64Var(&c.Seed, "seed", c.Seed, "seed for splits, partitions, initialisation, sampling and training")
+	f.StringVar(&c.Transport, "transport", c.Transport, "inproc, or grpc for real gRPC with mTLS on loopback")
+	f.Float64Var(&c.FractionFit, "fraction-fit", c.FractionFit, "fraction of sites selected per round")
+	f.IntVar(&c.MinClients, "min-clients", c.MinClients, "minimum results for a round to commit")
+	f.IntVar(&c.LocalEpochs, "local-epochs", c.LocalEpochs, "local epochs per round")
+	f.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "local minibatch size")
+	f.Float64Var(&c.LearningRate, "lr", c.LearningRate, "local learning rate")
+	f.StringVar(&c.Optimizer, "optimizer", c.Optimizer, "local optimiser: sgd or adam")
+	f.Float64Var(&c.L2, "l2", c.L2, "L2 penalty")
+	f.Float64Var(&c.ProximalMu, "proximal-mu", 0, "FedProx μ (strategy fedprox)")
+	f.StringVar(&o.Out, "out", "", "directory for metrics.csv, metrics.json, metrics.png, result.json and the SQLite state")
+	f.StringVar(&o.Output, "output", "text", "text or json (one JSON object on stdout)")
+	return cmd
+}
+
+func parseHidden(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("--hidden %q: want positive integers separated by commas", s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func simulateRun(o *SimulateOptions) error {
+	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	if o.Config.Model == "mlp" {
+		h, err := parseHidden(o.Hidden)
+		if err != nil {
+			return err
+		}
+		o.Config.Hidden = h
+	}
+	if err := o.Config.Validate(); err != nil {
+		return err
+	}
+	log, err := logger(o.cmd, o.IO.Err, "warn")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	var dbPath string
+	if o.Out != "" {
+		if err := os.MkdirAll(o.Out, 0o755); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		dbPath = filepath.Join(o.Out, "cohort.db")
+		_ = os.Remove(dbPath) // each simulation starts a fresh state file
+	}
+	bar := progress.New(o.IO.Err, o.Config.Rounds, "rounds", true)
+	var rounds []runout.RoundMetrics
+	res, err := sim.Run(ctx, o.Config, sim.Options{DBPath: dbPath, Logger: log,
+		OnRound: func(r coordinator.RoundReport) {
+			rounds = append(rounds, roundMetrics(r))
+			bar.Describe(fmt.Sprintf("round %d acc %.3f", r.Round, r.Metrics["eval_accuracy"]))
+			bar.Add(1)
+		}})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if o.Out != "" {
+		if err := runout.WriteAll(o.Out, rounds, fmt.Sprintf("%s · %d sites · %s", o.Config.Dataset+o.Config.DataPath, res.Sites, o.Config.Strategy)); err != nil {
+			return err
+		}
+		f, err := os.Create(filepath.Join(o.Out, "result.json"))
+		if err != nil {
+			return err
+		}
+		if err := writeJSON(f, res); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if o.Output == "json" {
+		return writeJSON(o.IO.Out, res)
+	}
+	return printSimSummary(o, res)
+}
+
+func roundMetrics(r coordinator.RoundReport) runout.RoundMetrics {
+	get := func(k string) float64 {
+		if v, ok := r.Metrics[k]; ok {
+			return v
+		}
+		return math.NaN()
+	}
+	return runout.RoundMetrics{Round: r.Round, Clients: r.Accepted, TrainLoss: get("train_loss"), EvalLoss: get("eval_loss"),
+		EvalAccuracy: get("eval_accuracy"), EvalAUC: get("eval_auc"), Epsilon: math.NaN(), DurationSeconds: r.Duration.Seconds()}
+}
+
+func printSimSummary(o *SimulateOptions, r sim.Result) error {
+	c := r.Settings
+	name := c.Dataset
+	if name == "" {
+		name = c.DataPath
+	}
+	fmt.Fprintf(o.IO.Out, "\n%s: %d sites (%s), %d/%d rounds of %s %s, seed %d, %s transport, %.1fs\n",
+		name, r.Sites, c.Partition, r.RoundsRun, c.Rounds, c.Strategy, c.Model, c.Seed, c.Transport, r.Seconds)
+	fmt.Fprintf(o.IO.Out, "train rows %d, test rows %d (held out), %d features\n\n", r.TrainRows, r.TestRows, r.Features)
+	tw := tabwriter.NewWriter(o.IO.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "model\taccuracy\tAUC\tloss")
+	fmt.Fprintf(tw, "federated\t%.4f\t%.4f\t%.4f\n", r.Federated.Accuracy, r.Federated.AUC, r.Federated.Loss)
+	fmt.Fprintf(tw, "centralised\t%.4f\t%.4f\t%.4f\n", r.Centralized.Accuracy, r.Centralized.AUC, r.Centralized.Loss)
+	fmt.Fprintf(tw, "difference\t%+.4f\t%+.4f\t%+.4f\n", r.Federated.Accuracy-r.Centralized.Accuracy,
+		r.Federated.AUC-r.Centralized.AUC, r.Federated.Loss-r.Centralized.Loss)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if o.Out != "" {
+		fmt.Fprintf(o.IO.Out, "\nwrote %s/{metrics.csv,metrics.json,metrics.png,result.json,cohort.db}\n", o.Out)
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// TaskConfig is the typed form of Task.config. The coordinator builds it from
+// the run configuration; sites decode it and must reject what they cannot honour.
+type TaskConfig struct {
+	Model        string    // "logreg", "softmax", "mlp"
+	Hidden       []int     // MLP hidden layer sizes
+	Classes      int       // number of classes
+	Features     int       // model input dimension
+	Epochs       int       // local epochs
+	BatchSize    int       // minibatch size
+	LearningRate float64   // local learning rate
+	Optimizer    string    // "sgd" or "adam"
+	L2           float64   // L2 penalty
+	ProximalMu   float64   // FedProx μ (0 = off)
+	Seed         uint64    // per-site, per-round training seed
+	Moments      []float64 // federated feature moments (3·Features) for standardisation; nil = none
+}
+
+// Keys of Task.config.
+const (
+	keyModel     = "model"
+	keyHidden    = "hidden"
+	keyClasses   = "classes"
+	keyFeatures  = "features"
+	keyEpochs    = "epochs"
+	keyBatch     = "batch_size"
+	keyLR        = "learning_rate"
+	keyOptimizer = "optimizer"
+	keyL2        = "l2"
+	keyProx      = "proximal_mu"
+	keySeed      = "seed"
+	keyMoments   = "feature_moments"
+)
+
+// Encode returns the string map sent in Task.config.
+func (c TaskConfig) Encode() map[string]string {
+	m := map[string]string{
+		keyModel:     c.Model,
+		keyClasses:   strconv.Itoa(c.Classes),
+		keyFeatures:  strconv.Itoa(c.Features),
+		keyEpochs:    strconv.Itoa(c.Epochs),
+		keyBatch:     strconv.Itoa(c.BatchSize),
+		keyLR:        strconv.FormatFloat(c.LearningRate, 'g', -1, 64),
+		keyOptimizer: c.Optimizer,
+		keyL2:        strconv.FormatFloat(c.L2, 'g', -1, 64),
+		keyProx:      strconv.FormatFloat(c.ProximalMu, 'g', -1, 64),
+		keySeed:      strconv.FormatUint(c.Seed, 10),
+	}
+	if len(c.Hidden) > 0 {
+		parts := make([]string, len(c.Hidden))
+		for i, h := range c.Hidden {
+			parts[i] = strconv.Itoa(h)
+		}
+		m[keyHidden] = strings.Join(parts, ",")
+	}
+	if c.Moments != nil {
+		b, _ := json.Marshal(c.Moments) // []float64 of finite values always marshals
+		m[keyMoments] = string(b)
+	}
+	return m
+}
+
+// DecodeTaskConfig parses Task.config, naming the key of any bad value.
+func DecodeTaskConfig(m map[string]string) (TaskConfig, error) {
+	var c TaskConfig
+	var err error
+	geti := func(k string, dst *int) {
+		if err != nil {
+			return
+		}
+		v, e := strconv.Atoi(m[k])
+		if e != nil {
+			err = fmt.Errorf("protocol: task config %q = %q is not an integer", k, m[k])
+		}
+		*dst = v
+	}
+	getf := func(k string, dst *float64) {
+		if err != nil {
+			return
+		}
+		v, e := strconv.ParseFloat(m[k], 64)
+		if e != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			err = fmt.Errorf("protocol: task config %q = %q is not a finite number", k, m[k])
+		}
+		*dst = v
+	}
+	c.Model = m[keyModel]
+	c.Optimizer = m[keyOptimizer]
+	geti(keyClasses, &c.Classes)
+	geti(keyFeatures, &c.Features)
+	geti(keyEpochs, &c.Epochs)
+	geti(keyBatch, &c.BatchSize)
+	getf(keyLR, &c.LearningRate)
+	getf(keyL2, &c.L2)
+	getf(keyProx, &c.ProximalMu)
+	if err != nil {
+		return TaskConfig{}, err
+	}
+	if c.Seed, err = strconv.ParseUint(m[keySeed], 10, 64); err != nil {
+		return TaskConfig{}, fmt.Errorf("protocol: task config %q = %q is not an unsigned integer", keySeed, m[keySeed])
+	}
+	if h := m[keyHidden]; h != "" {
+		for _, p := range strings.Split(h, ",") {
+			v, e := strconv.Atoi(strings.TrimSpace(p))
+			if e != nil || v <= 0 {
+				return TaskConfig{}, fmt.Errorf("protocol: task config %q = %q: want positive integers separated by commas", keyHidden, h)
+			}
+			c.Hidden = append(c.Hidden, v)
+		}
+	}
+	if s := m[keyMoments]; s != "" {
+		if e := json.Unmarshal([]byte(s), &c.Moments); e != nil {
+			return TaskConfig{}, fmt.Errorf("protocol: task config %q is not a JSON array of numbers: %w", keyMoments, e)
+		}
+		if len(c.Moments) != 3*c.Features {
+			return TaskConfig{}, fmt.Errorf("protocol: task config %q has %d values, want 3×features = %d", keyMoments, len(c.Moments), 3*c.Features)
+		}
+	}
+	if c.Model == "" {
+		return TaskConfig{}, fmt.Errorf("protocol: task config %q is missing", keyModel)
+	}
+	return c, nil
+}

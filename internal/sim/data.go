@@ -1,0 +1,96 @@
+package sim
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/cohortfl/cohort/dataset"
+	"github.com/cohortfl/cohort/model"
+)
+
+// site is one simulated participant's data.
+type site struct {
+	name        string
+	train, eval model.Examples
+}
+
+// prepared is a dataset split for simulation. Feature values are encoded but
+// not standardised: standardisation uses federated moments, as in a deployment.
+type prepared struct {
+	features []string
+	pooled   model.Examples // all training rows of all sites (centralised baseline)
+	test     model.Examples // global held-out test set, never seen in training
+	sites    []site
+	rows     int
+}
+
+func loadTable(c Config) (*dataset.Table, error) {
+	if c.Dataset != "" {
+		b, err := dataset.Builtin(c.Dataset)
+		if err != nil {
+			return nil, err
+		}
+		s := b.Schema
+		if c.Label != "" {
+			s.Label, s.Positive = c.Label, c.Positive
+		}
+		return b.LoadWith(s)
+	}
+	f, err := os.Open(c.DataPath)
+	if err != nil {
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
+	defer f.Close()
+	return dataset.Load(f, c.DataPath, dataset.Schema{Label: c.Label, Positive: c.Positive})
+}
+
+func prepare(c Config) (*prepared, error) {
+	t, err := loadTable(c)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := dataset.NewEncoder(t)
+	if err != nil {
+		return nil, err
+	}
+	all, err := enc.Encode(t)
+	if err != nil {
+		return nil, err
+	}
+	trainIdx, testIdx, err := dataset.TrainTestSplit(all.Y, c.TestFraction, c.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("simulate: test split: %w", err)
+	}
+	trainTable, err := t.Subset(trainIdx)
+	if err != nil {
+		return nil, err
+	}
+	parts, names, err := dataset.Partition(c.Partition, trainTable, c.Clients, c.Seed)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{features: enc.FeatureNames(), test: all.Subset(testIdx), pooled: all.Subset(trainIdx), rows: t.Len()}
+	for i, part := range parts {
+		if len(part) == 0 {
+			continue
+		}
+		rows := make([]int, len(part))
+		for j, k := range part {
+			rows[j] = trainIdx[k]
+		}
+		fit, ev := rows, []int(nil)
+		if c.EvalFraction > 0 && len(rows) >= 2 {
+			if fit, ev, err = dataset.LocalSplit(rows, c.EvalFraction, c.Seed+uint64(i)); err != nil {
+				return nil, fmt.Errorf("simulate: site %s eval split: %w", names[i], err)
+			}
+		}
+		if len(fit) == 0 {
+			continue
+		}
+		p.sites = append(p.sites, site{name: names[i], train: all.Subset(fit), eval: all.Subset(ev)})
+	}
+	if len(p.sites) == 0 {
+		return nil, fmt.Errorf("simulate: the partition left no site with training data")
+	}
+	return p, nil
+}

@@ -1,0 +1,200 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/coordinator"
+	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/dataset"
+	"github.com/cohortfl/cohort/model"
+)
+
+// Scores are test-set metrics.
+type Scores struct {
+	Accuracy float64 `json:"accuracy"`
+	AUC      float64 `json:"auc"`
+	Loss     float64 `json:"loss"`
+}
+
+// Result is the outcome of a simulation. Its JSON form is the stable contract
+// of `cohort simulate --output json`.
+type Result struct {
+	Settings    Config                    `json:"settings"`
+	RunID       string                    `json:"run_id"`
+	Sites       int                       `json:"sites"`
+	TrainRows   int                       `json:"train_rows"`
+	TestRows    int                       `json:"test_rows"`
+	Features    int                       `json:"features"`
+	Rounds      []coordinator.RoundReport `json:"-"`
+	RoundsRun   int                       `json:"rounds_completed"`
+	Federated   Scores                    `json:"federated"`
+	Centralized Scores                    `json:"centralized"`
+	Seconds     float64                   `json:"seconds"`
+	Database    string                    `json:"database"`
+	Params      []float64                 `json:"-"`
+}
+
+// Options are the non-reproducibility-relevant knobs of Run.
+type Options struct {
+	// DBPath is the SQLite file for coordinator state; "" uses a temporary file.
+	DBPath string
+	Logger *slog.Logger
+	// OnRound is called after every committed round.
+	OnRound func(coordinator.RoundReport)
+	// RoundTimeout bounds each round (default 5 minutes).
+	RoundTimeout time.Duration
+}
+
+// Run executes the simulation described by c.
+func Run(ctx context.Context, c Config, o Options) (Result, error) {
+	if err := c.Validate(); err != nil {
+		return Result{}, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.RoundTimeout <= 0 {
+		o.RoundTimeout = 5 * time.Minute
+	}
+	began := time.Now()
+	p, err := prepare(c)
+	if err != nil {
+		return Result{}, err
+	}
+	dbPath := o.DBPath
+	if dbPath == "" {
+		dir, err := os.MkdirTemp("", "cohort-sim-*")
+		if err != nil {
+			return Result{}, err
+		}
+		defer os.RemoveAll(dir)
+		dbPath = filepath.Join(dir, "cohort.db")
+	}
+	db, err := store.Open(dbPath)
+	if err != nil {
+		return Result{}, err
+	}
+	defer db.Close()
+
+	rc := runConfig(c, len(p.sites), o.RoundTimeout)
+	var final []float64
+	switch c.Transport {
+	case "inproc":
+		d, err := newInproc(ctx, p.sites)
+		if err != nil {
+			return Result{}, err
+		}
+		eng, err := coordinator.NewEngine(coordinator.Options{Store: db, Dispatcher: d, Logger: o.Logger, OnRound: o.OnRound})
+		if err != nil {
+			return Result{}, err
+		}
+		d.engine = eng
+		res, err := eng.Run(ctx, rc)
+		if err != nil {
+			return Result{}, err
+		}
+		final = res.Params
+	case "grpc":
+		if final, err = runGRPC(ctx, p, rc, db, o); err != nil {
+			return Result{}, err
+		}
+	}
+
+	fedScores, err := score(rc, final, p)
+	if err != nil {
+		return Result{}, err
+	}
+	base, err := centralized(c, rc, p)
+	if err != nil {
+		return Result{}, err
+	}
+	last, err := db.LastCommittedRound(ctx, rc.RunID)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Settings: c, RunID: rc.RunID, Sites: len(p.sites), TrainRows: p.pooled.N, TestRows: p.test.N,
+		Features: p.pooled.D, RoundsRun: last, Federated: fedScores, Centralized: base,
+		Seconds: time.Since(began).Seconds(), Database: o.DBPath, Params: final}, nil
+}
+
+func runConfig(c Config, sites int, timeout time.Duration) coordinator.RunConfig {
+	rc := coordinator.DefaultRunConfig()
+	rc.RunID = fmt.Sprintf("sim-%s-%d", time.Now().UTC().Format("20060102T150405.000"), c.Seed)
+	rc.Model, rc.Hidden, rc.Strategy = c.Model, c.Hidden, c.Strategy
+	rc.StrategyOptions = aggregation.DefaultOptions()
+	if c.ProximalMu > 0 {
+		rc.StrategyOptions.ProximalMu = c.ProximalMu
+	}
+	rc.Rounds, rc.FractionFit, rc.Seed = c.Rounds, c.FractionFit, c.Seed
+	rc.MinClients = min(c.MinClients, sites)
+	rc.LocalEpochs, rc.BatchSize, rc.LearningRate, rc.Optimizer, rc.L2 = c.LocalEpochs, c.BatchSize, c.LearningRate, c.Optimizer, c.L2
+	rc.RoundTimeout = coordinator.Duration(timeout)
+	rc.WaitForClients = coordinator.Duration(30 * time.Second)
+	rc.Standardize = true
+	return rc
+}
+
+// standardizer returns the standardiser every site used: the one built from
+// the pooled moments (which equal the federated sum of the sites' moments).
+func standardizer(rc coordinator.RunConfig, p *prepared) (*dataset.Standardizer, error) {
+	return dataset.NewStandardizer(dataset.LocalMoments(p.pooled), p.pooled.D)
+}
+
+func score(rc coordinator.RunConfig, params []float64, p *prepared) (Scores, error) {
+	st, err := standardizer(rc, p)
+	if err != nil {
+		return Scores{}, err
+	}
+	test := p.test.Subset(seq(p.test.N))
+	if err := st.Apply(&test); err != nil {
+		return Scores{}, err
+	}
+	m, err := model.New(model.Spec{Name: rc.Model, Features: p.pooled.D, Classes: rc.Classes, Hidden: rc.Hidden})
+	if err != nil {
+		return Scores{}, err
+	}
+	met, err := model.Evaluate(m, params, test)
+	if err != nil {
+		return Scores{}, err
+	}
+	return Scores{Accuracy: met.Accuracy, AUC: met.AUC, Loss: met.Loss}, nil
+}
+
+// centralized trains the same model on the pooled training rows for rounds ×
+// local epochs epochs, with the same optimiser settings, and scores it.
+func centralized(c Config, rc coordinator.RunConfig, p *prepared) (Scores, error) {
+	st, err := standardizer(rc, p)
+	if err != nil {
+		return Scores{}, err
+	}
+	train := p.pooled.Subset(seq(p.pooled.N))
+	if err := st.Apply(&train); err != nil {
+		return Scores{}, err
+	}
+	m, err := model.New(model.Spec{Name: rc.Model, Features: train.D, Classes: rc.Classes, Hidden: rc.Hidden})
+	if err != nil {
+		return Scores{}, err
+	}
+	params := m.Init(rand.New(rand.NewPCG(rc.Seed, 0)))
+	cfg := model.TrainConfig{Epochs: c.Rounds * c.LocalEpochs, BatchSize: c.BatchSize, LearningRate: c.LearningRate,
+		Optimizer: c.Optimizer, L2: c.L2}
+	if _, err := model.Train(m, params, train, cfg, rand.New(rand.NewPCG(c.Seed, 0xba5e))); err != nil {
+		return Scores{}, fmt.Errorf("simulate: centralised baseline: %w", err)
+	}
+	return score(rc, params, p)
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}

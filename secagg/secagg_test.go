@@ -1,0 +1,82 @@
+package secagg_test
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/cohortfl/cohort/secagg"
+	"github.com/cohortfl/cohort/secagg/hub"
+	"github.com/cohortfl/cohort/secagg/internal/secaggtest"
+)
+
+func testParams(t testing.TB, scheme secagg.Scheme) secagg.Params {
+	t.Helper()
+	lit := secagg.DefaultCKKS()
+	if scheme == secagg.BGV {
+		lit = secagg.DefaultBGV()
+	}
+	lit.Encoding = secagg.Encoding{MaxParties: 16, ClipBound: 1}
+	p, err := secagg.NewParams(lit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestEndToEndSum(t *testing.T) {
+	for _, scheme := range []secagg.Scheme{secagg.CKKS, secagg.BGV} {
+		t.Run(scheme.String(), func(t *testing.T) {
+			params := testParams(t, scheme)
+			c := secaggtest.NewCluster(t, params, 5, 3, 3)
+			dim := params.N() + 7 // two ciphertexts
+			vecs := secaggtest.RandomVectors(1, 5, dim, params.Encoding().ClipBound)
+			acc, err := hub.NewAccumulator(params, c.Epoch, 7, dim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range c.Parties {
+				ctb, err := p.Seal(vecs[i], 7)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := acc.Add(p.ID(), ctb, c.Epoch.Members[i].Public); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := secaggtest.PlainSum(vecs)
+			bound := params.ErrorBound(5, 3)
+			// Every 3-subset of the 5 sites can decrypt.
+			for _, active := range [][]int{{0, 1, 2}, {0, 3, 4}, {1, 2, 4}, {2, 3, 4}} {
+				req, err := acc.DecryptRequest(active)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var shares []secagg.DecryptionShare
+				for _, a := range active {
+					s, err := c.Parties[a].DecryptShare(req)
+					if err != nil {
+						t.Fatalf("active %v: site %d: %v", active, a, err)
+					}
+					shares = append(shares, s)
+				}
+				got, err := hub.Combine(params, c.Epoch, req, shares)
+				if err != nil {
+					t.Fatal(err)
+				}
+				maxErr := 0.0
+				for i := range want {
+					maxErr = math.Max(maxErr, math.Abs(got[i]-want[i]))
+				}
+				if maxErr > bound {
+					t.Errorf("active %v: max |got−want| = %g exceeds the bound %g", active, maxErr, bound)
+				}
+				t.Logf("active %v: max error %.3g (bound %.3g)", active, maxErr, bound)
+				_, err = hub.Combine(params, c.Epoch, req, shares[:2])
+				if !errors.Is(err, secagg.ErrNotEnoughShares) {
+					t.Errorf("Combine with t−1 shares: err = %v, want ErrNotEnoughShares", err)
+				}
+			}
+		})
+	}
+}
