@@ -68,6 +68,9 @@ func New(w io.Writer, total int, description string, enabled bool) *Bar {
 }
 
 func newPlain(w io.Writer, total int, description string, now func() time.Time) *Bar {
+	if description == "" {
+		description = "progress"
+	}
 	t := now()
 	return &Bar{mode: modePlain, w: w, total: total, desc: description,
 		now: now, start: t, lastLine: t}

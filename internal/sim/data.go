@@ -18,7 +18,7 @@ type site struct {
 // not standardised: standardisation uses federated moments, as in a deployment.
 type prepared struct {
 	features []string
-	pooled   model.Examples // all training rows of all sites (centralised baseline)
+	pooled   model.Examples // the union of the sites' training rows (centralised baseline)
 	test     model.Examples // global held-out test set, never seen in training
 	sites    []site
 	rows     int
@@ -69,7 +69,8 @@ func prepare(c Config) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{features: enc.FeatureNames(), test: all.Subset(testIdx), pooled: all.Subset(trainIdx), rows: t.Len()}
+	p := &prepared{features: enc.FeatureNames(), test: all.Subset(testIdx), rows: t.Len()}
+	var pooled []int
 	for i, part := range parts {
 		if len(part) == 0 {
 			continue
@@ -88,7 +89,9 @@ func prepare(c Config) (*prepared, error) {
 			continue
 		}
 		p.sites = append(p.sites, site{name: names[i], train: all.Subset(fit), eval: all.Subset(ev)})
+		pooled = append(pooled, fit...)
 	}
+	p.pooled = all.Subset(pooled)
 	if len(p.sites) == 0 {
 		return nil, fmt.Errorf("simulate: the partition left no site with training data")
 	}

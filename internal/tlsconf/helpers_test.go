@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -171,5 +170,3 @@ func clientCreds(t *testing.T, c files, opts ...tlsconf.Option) credentials.Tran
 	}
 	return creds
 }
-
-func dir(f files) string { return filepath.Dir(f.cert) }
