@@ -10,8 +10,9 @@ import (
 
 // site is one simulated participant's data.
 type site struct {
-	name        string
-	train, eval model.Examples
+	name                string
+	train, eval         model.Examples
+	trainRows, evalRows []int // row numbers in the dataset, for audits and tests
 }
 
 // prepared is a dataset split for simulation. Feature values are encoded but
@@ -22,6 +23,7 @@ type prepared struct {
 	test     model.Examples // global held-out test set, never seen in training
 	sites    []site
 	rows     int
+	testRows []int // row numbers of the held-out test set
 }
 
 func loadTable(c Config) (*dataset.Table, error) {
@@ -69,7 +71,7 @@ func prepare(c Config) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{features: enc.FeatureNames(), test: all.Subset(testIdx), rows: t.Len()}
+	p := &prepared{features: enc.FeatureNames(), test: all.Subset(testIdx), rows: t.Len(), testRows: testIdx}
 	var pooled []int
 	for i, part := range parts {
 		if len(part) == 0 {
@@ -88,7 +90,7 @@ func prepare(c Config) (*prepared, error) {
 		if len(fit) == 0 {
 			continue
 		}
-		p.sites = append(p.sites, site{name: names[i], train: all.Subset(fit), eval: all.Subset(ev)})
+		p.sites = append(p.sites, site{name: names[i], train: all.Subset(fit), eval: all.Subset(ev), trainRows: fit, evalRows: ev})
 		pooled = append(pooled, fit...)
 	}
 	p.pooled = all.Subset(pooled)
