@@ -90,7 +90,6 @@ func TestBuiltinCountsMatchREADME(t *testing.T) {
 		col      string
 		pred     func(string) bool
 		n, pos   int
-		desc     string
 		posFloat float64 // used when the README gives only a rate (pos < 0)
 	}
 	cases := []struct {

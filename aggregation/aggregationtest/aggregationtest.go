@@ -101,13 +101,13 @@ func run(s aggregation.Strategy, global []float64, ups []aggregation.Update) ([]
 func result(agg aggregation.Aggregator, global []float64) ([]float64, error) {
 	out, err := agg.Result()
 	if err != nil {
-		return nil, fmt.Errorf("Result: %w", err)
+		return nil, fmt.Errorf("aggregator.Result: %w", err)
 	}
 	if out == nil {
 		return slices.Clone(global), nil
 	}
 	if len(out) != len(global) {
-		return nil, fmt.Errorf("Result has %d values, want %d", len(out), len(global))
+		return nil, fmt.Errorf("aggregator.Result has %d values, want %d", len(out), len(global))
 	}
 	return out, nil
 }
@@ -175,7 +175,7 @@ func checkNoUpdates(newStrategy func() aggregation.Strategy) error {
 	global, _ := fixture(2)
 	_, err := newStrategy().NewAggregator(round, global).Result()
 	if !errors.Is(err, aggregation.ErrNoUpdates) {
-		return fmt.Errorf("Result with no updates = %v, want ErrNoUpdates", err)
+		return fmt.Errorf("aggregator.Result with no updates = %v, want ErrNoUpdates", err)
 	}
 	return nil
 }
@@ -194,16 +194,16 @@ func checkGlobalUntouched(newStrategy func() aggregation.Strategy) error {
 		return err
 	}
 	if !slices.Equal(global, orig) {
-		return fmt.Errorf("Result modified global: %v, was %v", global, orig)
+		return fmt.Errorf("aggregator.Result modified global: %v, was %v", global, orig)
 	}
 	if len(out) > 0 && &out[0] == &global[0] {
-		return errors.New("Result returned the global slice itself")
+		return errors.New("aggregator.Result returned the global slice itself")
 	}
 	for i := range out {
 		out[i] = 1e9
 	}
 	if !slices.Equal(global, orig) {
-		return errors.New("Result aliases global: writing to the result changed it")
+		return errors.New("aggregator.Result aliases global: writing to the result changed it")
 	}
 	return nil
 }

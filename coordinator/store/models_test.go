@@ -9,7 +9,7 @@ import (
 )
 
 func TestEncodeParams(t *testing.T) {
-	p := []float64{0, -0.0, 1.5, math.Inf(-1), math.NaN(), math.SmallestNonzeroFloat64}
+	p := []float64{0, math.Copysign(0, -1), 1.5, math.Inf(-1), math.NaN(), math.SmallestNonzeroFloat64}
 	b := EncodeParams(p)
 	if len(b) != 8*len(p) {
 		t.Fatalf("len(EncodeParams) = %d, want %d", len(b), 8*len(p))
