@@ -90,7 +90,8 @@ func DefaultCKKS() ParametersLiteral {
 }
 
 // DefaultBGV is the BGV variant at the same ring size: T ≈ 2^40 and the
-// fractional bits derived from the encoding (24 for the default encoding).
+// fractional bits derived from the encoding (f=14 for K=1024, C=1e4; f=33
+// for K=16, C=1).
 func DefaultBGV() ParametersLiteral {
 	return ParametersLiteral{
 		Scheme:        BGV,
