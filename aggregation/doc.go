@@ -35,7 +35,15 @@
 //	multikrum    Multi-Krum (m = n−f by default)   Blanchard et al. 2017
 //
 // The server optimisers follow Algorithm 2 of Reddi et al. (m₀ = 0, v₀ = τ², no
-// bias correction) and keep m and v across rounds, in memory only.
+// bias correction) and keep m and v across rounds. They implement
+// StatefulStrategy: the coordinator stores MarshalState's bytes (a versioned,
+// checksummed binary encoding of the strategy name, d, m and v) with every
+// committed round and hands them back to UnmarshalState when it resumes a run,
+// so a restarted coordinator continues with the same moments, bit for bit.
+// UnmarshalState rejects a blob that is truncated, corrupted, of another
+// version or written by another strategy with an error wrapping
+// ErrInvalidState, and then leaves the state as it was. FedAvg, FedProx and the
+// robust rules keep no state across rounds.
 //
 // # Which strategies buffer, and secure aggregation
 //
@@ -44,7 +52,10 @@
 // MeanStrategy, stream in O(dim) memory, and are the only strategies that can
 // run under secure aggregation: the coordinator decrypts the two sums and calls
 // ApplyMean. For those, ApplyMean(round, global, mean) and the Aggregator path
-// give the same model.
+// give the same model. ApplyMean fails with an error wrapping ErrWrongLength
+// (mean and global, or mean and optimiser state, differ in length) or
+// ErrNotFinite (a NaN or ±Inf in the mean, or a step that would overflow); the
+// strategy's state is then unchanged and the caller keeps the previous model.
 //
 // median, trimmedmean, krum and multikrum are non-linear in the individual
 // updates: they must see every update in the clear, so their aggregators copy

@@ -20,6 +20,10 @@ var (
 	ErrUnknownStrategy = errors.New("aggregation: unknown strategy")
 	// ErrInvalidOptions is wrapped by every error from Options.Validate.
 	ErrInvalidOptions = errors.New("aggregation: invalid options")
+	// ErrInvalidState is wrapped by every error from UnmarshalState: the bytes
+	// are truncated, corrupted, of an unknown version, or belong to another
+	// strategy.
+	ErrInvalidState = errors.New("aggregation: invalid strategy state")
 )
 
 // UpdateError reports why one client's update was rejected. Err is one of the

@@ -6,23 +6,24 @@ import (
 )
 
 // meanApplier is implemented by the strategies whose aggregators stream through
-// a WeightedSum. applyMean is ApplyMean with an error; on error the strategy's
-// state is unchanged.
+// a WeightedSum (it is MeanStrategy's ApplyMean); on error the strategy's state
+// is unchanged.
 type meanApplier interface {
-	applyMean(global, meanDelta []float64) ([]float64, error)
+	ApplyMean(round int, global, meanDelta []float64) ([]float64, error)
 }
 
 // meanAggregator folds updates into a WeightedSum weighted by example counts and
 // hands the mean to the strategy. Memory: the copy of global plus 2·dim floats.
 type meanAggregator struct {
 	strategy meanApplier
+	round    int
 	global   []float64
 	sum      *WeightedSum
 	result   []float64 // set by the first successful Result
 }
 
-func newMeanAggregator(s meanApplier, global []float64) *meanAggregator {
-	return &meanAggregator{strategy: s, global: clone(global), sum: NewWeightedSum(len(global))}
+func newMeanAggregator(s meanApplier, round int, global []float64) *meanAggregator {
+	return &meanAggregator{strategy: s, round: round, global: clone(global), sum: NewWeightedSum(len(global))}
 }
 
 // Add validates u and folds NumExamples·Delta into the running sum. Delta is not
@@ -44,7 +45,7 @@ func (a *meanAggregator) Result() ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := a.strategy.applyMean(a.global, mean)
+	out, err := a.strategy.ApplyMean(a.round, a.global, mean)
 	if err != nil {
 		return nil, err
 	}
@@ -61,30 +62,24 @@ type fedAvg struct {
 	mu   float64
 }
 
+var _ MeanStrategy = (*fedAvg)(nil)
+
 func (s *fedAvg) Name() string { return s.name }
 
 // ConfigureFit asks clients for the proximal term μ (0 for plain FedAvg).
 func (s *fedAvg) ConfigureFit(int) FitConfig { return FitConfig{ProximalMu: s.mu} }
 
 // NewAggregator returns a streaming aggregator; it copies global.
-func (s *fedAvg) NewAggregator(_ int, global []float64) Aggregator {
-	return newMeanAggregator(s, global)
+func (s *fedAvg) NewAggregator(round int, global []float64) Aggregator {
+	return newMeanAggregator(s, round, global)
 }
 
-// ApplyMean returns global + η·meanDelta, or nil (keep the previous model) if
-// the lengths differ or the result is not finite.
-func (s *fedAvg) ApplyMean(_ int, global, meanDelta []float64) []float64 {
-	out, err := s.applyMean(global, meanDelta)
-	if err != nil {
-		return nil
-	}
-	return out
-}
-
-func (s *fedAvg) applyMean(global, meanDelta []float64) ([]float64, error) {
-	if len(global) != len(meanDelta) {
-		return nil, fmt.Errorf("aggregation: %s: mean delta has %d values, global %d: %w",
-			s.name, len(meanDelta), len(global), ErrWrongLength)
+// ApplyMean returns global + η·meanDelta. It fails with ErrWrongLength if the
+// lengths differ and with ErrNotFinite if meanDelta or the result is not finite.
+// FedAvg keeps no state, so an error changes nothing.
+func (s *fedAvg) ApplyMean(_ int, global, meanDelta []float64) ([]float64, error) {
+	if err := checkMean(s.name, global, meanDelta); err != nil {
+		return nil, err
 	}
 	out := make([]float64, len(global))
 	for i, g := range global {
@@ -94,6 +89,21 @@ func (s *fedAvg) applyMean(global, meanDelta []float64) ([]float64, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkMean validates ApplyMean's arguments: equal lengths and a finite mean
+// delta.
+func checkMean(name string, global, meanDelta []float64) error {
+	if len(global) != len(meanDelta) {
+		return fmt.Errorf("aggregation: %s: mean delta has %d values, global %d: %w",
+			name, len(meanDelta), len(global), ErrWrongLength)
+	}
+	for i, v := range meanDelta {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("aggregation: %s: mean delta coordinate %d is %v: %w", name, i, v, ErrNotFinite)
+		}
+	}
+	return nil
 }
 
 // checkResult rejects a next global model with NaN or ±Inf.

@@ -1,9 +1,12 @@
 package aggregation
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -73,9 +76,28 @@ func TestFedAvgIdenticalUpdates(t *testing.T) {
 	}
 }
 
-func TestApplyMeanLengthMismatch(t *testing.T) {
-	s, _ := New(NameFedAvg, Options{})
-	if got := s.(MeanStrategy).ApplyMean(1, []float64{1, 2}, []float64{1}); got != nil {
-		t.Errorf("ApplyMean with mismatched lengths = %v, want nil", got)
+func TestApplyMeanErrors(t *testing.T) {
+	for _, name := range []string{NameFedAvg, NameFedProx} {
+		s, _ := New(name, Options{})
+		ms := s.(MeanStrategy)
+		for _, tc := range []struct {
+			global, mean []float64
+			want         error
+		}{
+			{[]float64{1, 2}, []float64{1}, ErrWrongLength},
+			{[]float64{1}, []float64{1, 2}, ErrWrongLength},
+			{[]float64{1, 2}, nil, ErrWrongLength},
+			{[]float64{1, 2}, []float64{0, math.NaN()}, ErrNotFinite},
+			{[]float64{1, 2}, []float64{math.Inf(-1), 0}, ErrNotFinite},
+			{[]float64{math.MaxFloat64, 0}, []float64{math.MaxFloat64, 0}, ErrNotFinite}, // overflows
+		} {
+			got, err := ms.ApplyMean(1, tc.global, tc.mean)
+			if got != nil || !errors.Is(err, tc.want) {
+				t.Errorf("%s: ApplyMean(%v, %v) = %v, %v; want nil and an error wrapping %v",
+					name, tc.global, tc.mean, got, err, tc.want)
+			} else if !strings.Contains(err.Error(), name) {
+				t.Errorf("%s: error %q does not name the strategy", name, err)
+			}
+		}
 	}
 }

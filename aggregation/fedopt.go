@@ -27,7 +27,9 @@ const (
 // with m₀ = 0 and v₀ = τ² (the paper requires v₋₁ ≥ τ²), coordinate-wise and
 // without bias correction, as in the paper. m and v persist across rounds; they
 // are sized by the first round and a later round of another dimension is an
-// error. The state lives in memory only.
+// error. fedOpt is a StatefulStrategy: MarshalState and UnmarshalState (see
+// fedopt_state.go) let the coordinator persist m and v with every committed
+// round and restore them when it resumes a run.
 type fedOpt struct {
 	name            string
 	kind            fedOptKind
@@ -46,28 +48,19 @@ func (s *fedOpt) ConfigureFit(int) FitConfig { return FitConfig{} }
 
 // NewAggregator returns a streaming aggregator; it copies global. The optimiser
 // state changes only when its Result succeeds.
-func (s *fedOpt) NewAggregator(_ int, global []float64) Aggregator {
-	return newMeanAggregator(s, global)
+func (s *fedOpt) NewAggregator(round int, global []float64) Aggregator {
+	return newMeanAggregator(s, round, global)
 }
 
-// ApplyMean takes one optimiser step. It returns nil (keep the previous model,
-// state unchanged) if the lengths disagree with each other or with the state,
-// or if the step or the moments m, v would not be finite (|Δ| near 1e154 makes
-// Δ² overflow).
-func (s *fedOpt) ApplyMean(_ int, global, meanDelta []float64) []float64 {
-	out, err := s.applyMean(global, meanDelta)
-	if err != nil {
-		return nil
+// ApplyMean takes one optimiser step. It fails with ErrWrongLength if the
+// lengths disagree with each other or with the state, and with ErrNotFinite if
+// delta is not finite or the step or the moments m, v would not be (|Δ| near
+// 1e154 makes Δ² overflow). On error m and v are unchanged.
+func (s *fedOpt) ApplyMean(_ int, global, delta []float64) ([]float64, error) {
+	if err := checkMean(s.name, global, delta); err != nil {
+		return nil, err
 	}
-	return out
-}
-
-func (s *fedOpt) applyMean(global, delta []float64) ([]float64, error) {
 	d := len(global)
-	if len(delta) != d {
-		return nil, fmt.Errorf("aggregation: %s: mean delta has %d values, global %d: %w",
-			s.name, len(delta), d, ErrWrongLength)
-	}
 	if s.m != nil && len(s.m) != d {
 		return nil, fmt.Errorf("aggregation: %s: optimiser state has %d values, global %d: %w",
 			s.name, len(s.m), d, ErrWrongLength)
@@ -94,8 +87,8 @@ func (s *fedOpt) applyMean(global, delta []float64) ([]float64, error) {
 			v[i] = s.b2*v[i] + (1-s.b2)*g2
 		}
 		if math.IsInf(v[i], 0) || math.IsNaN(v[i]) || math.IsInf(m[i], 0) || math.IsNaN(m[i]) {
-			// Δ² overflowed (or Δ was not finite): an infinite v would freeze
-			// this coordinate for the rest of the run.
+			// Δ² overflowed (Δ itself was checked finite above): an infinite v
+			// would freeze this coordinate for the rest of the run.
 			return nil, fmt.Errorf("aggregation: %s: optimiser state of coordinate %d overflows (Δ = %v): %w",
 				s.name, i, g, ErrNotFinite)
 		}

@@ -1,6 +1,7 @@
 package aggregation
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -72,14 +73,18 @@ func TestFedOptTwoRoundsMatchReference(t *testing.T) {
 // 0.1·0.1/(√0.01000099 + 0.001) = 0.0990050..., worked out by hand to 6 digits.
 func TestFedAdamHandValue(t *testing.T) {
 	s, _ := New(NameFedAdam, Options{})
-	got := s.(MeanStrategy).ApplyMean(1, []float64{0}, []float64{1})
+	got, err := s.(MeanStrategy).ApplyMean(1, []float64{0}, []float64{1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if math.Abs(got[0]-0.0990050) > 1e-6 {
 		t.Errorf("step = %v, want 0.0990050", got[0])
 	}
 }
 
-// A failed step (wrong dimension) must not touch the optimiser state: the next
-// good round equals the same round on a fresh strategy.
+// A failed step (wrong dimension, non-finite mean, overflow) must return the
+// matching sentinel and not touch the optimiser state: the next good round
+// equals the same round on a strategy that never saw the failures.
 func TestFedOptStateUnchangedOnError(t *testing.T) {
 	for _, name := range []string{NameFedAdam, NameFedYogi, NameFedAdagrad} {
 		a, _ := New(name, Options{})
@@ -87,16 +92,32 @@ func TestFedOptStateUnchangedOnError(t *testing.T) {
 		ma, mb := a.(MeanStrategy), b.(MeanStrategy)
 		g := []float64{1, 2}
 		d := []float64{0.3, -0.1}
-		ra := ma.ApplyMean(1, g, d)
-		rb := mb.ApplyMean(1, g, d)
-		if got := ma.ApplyMean(2, []float64{1, 2, 3}, []float64{1, 1, 1}); got != nil {
-			t.Errorf("%s: ApplyMean with a new dimension = %v, want nil", name, got)
+		ra, errA := ma.ApplyMean(1, g, d)
+		rb, errB := mb.ApplyMean(1, g, d)
+		if errA != nil || errB != nil {
+			t.Fatalf("%s: ApplyMean: %v, %v", name, errA, errB)
 		}
-		if got := ma.ApplyMean(2, ra, []float64{0.5, math.MaxFloat64}); got != nil {
-			t.Errorf("%s: ApplyMean overflowing = %v, want nil", name, got)
+		for _, tc := range []struct {
+			what         string
+			global, mean []float64
+			want         error
+		}{
+			{"a new dimension", []float64{1, 2, 3}, []float64{1, 1, 1}, ErrWrongLength},
+			{"mismatched lengths", ra, []float64{1}, ErrWrongLength},
+			{"a NaN mean", ra, []float64{0.1, math.NaN()}, ErrNotFinite},
+			{"an infinite mean", ra, []float64{math.Inf(1), 0.1}, ErrNotFinite},
+			{"an overflowing Δ²", ra, []float64{0.5, math.MaxFloat64}, ErrNotFinite},
+		} {
+			got, err := ma.ApplyMean(2, tc.global, tc.mean)
+			if got != nil || !errors.Is(err, tc.want) {
+				t.Errorf("%s: ApplyMean with %s = %v, %v; want nil and an error wrapping %v", name, tc.what, got, err, tc.want)
+			}
 		}
-		ra = ma.ApplyMean(2, ra, d)
-		rb = mb.ApplyMean(2, rb, d)
+		ra, errA = ma.ApplyMean(2, ra, d)
+		rb, errB = mb.ApplyMean(2, rb, d)
+		if errA != nil || errB != nil {
+			t.Fatalf("%s: ApplyMean: %v, %v", name, errA, errB)
+		}
 		for i := range ra {
 			if ra[i] != rb[i] {
 				t.Errorf("%s: after rejected steps, coordinate %d = %v, want %v", name, i, ra[i], rb[i])

@@ -83,7 +83,10 @@ func TestDefaultsApplied(t *testing.T) {
 	// Δ = 1 in one dimension; m = 0.1, and the literature η is 0.1 / 0.01.
 	for name, eta := range map[string]float64{NameFedAdam: 0.1, NameFedYogi: 0.01, NameFedAdagrad: 0.1} {
 		s, _ := New(name, Options{})
-		got := s.(MeanStrategy).ApplyMean(1, []float64{0}, []float64{1})
+		got, err := s.(MeanStrategy).ApplyMean(1, []float64{0}, []float64{1})
+		if err != nil {
+			t.Fatalf("%s: ApplyMean: %v", name, err)
+		}
 		var v float64
 		switch name {
 		case NameFedAdagrad:

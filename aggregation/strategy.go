@@ -67,7 +67,26 @@ type MeanStrategy interface {
 	Strategy
 	// ApplyMean returns the next global parameters given the round's weighted mean
 	// delta. It may update server optimiser state, so it is called once per round.
-	ApplyMean(round int, global, meanDelta []float64) []float64
+	//
+	// It returns an error wrapping ErrWrongLength if meanDelta and global (or
+	// the optimiser state) differ in length, or ErrNotFinite if meanDelta holds
+	// NaN or ±Inf or the next model (or optimiser state) would not be finite.
+	// On error the result is nil and the strategy's state is unchanged, so the
+	// caller can keep the previous model and go on with the next round.
+	ApplyMean(round int, global, meanDelta []float64) ([]float64, error)
+}
+
+// StatefulStrategy is implemented by strategies that keep state across rounds
+// (the server optimisers' moments). The coordinator stores MarshalState's bytes
+// in the same transaction that commits a round, and restores them with
+// UnmarshalState when it resumes a run, so a crash does not reset the optimiser.
+type StatefulStrategy interface {
+	Strategy
+	// MarshalState returns the state after the last successful round (nil if none).
+	MarshalState() ([]byte, error)
+	// UnmarshalState replaces the state; it validates the bytes and leaves the
+	// state unchanged on error.
+	UnmarshalState(b []byte) error
 }
 
 // BufferingStrategy is implemented by strategies that must hold every update of a

@@ -2,7 +2,9 @@ package client
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cohortfl/cohort/internal/protocol"
+	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/internal/tlsconf"
 	"github.com/cohortfl/cohort/model"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
@@ -84,7 +87,11 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("client: dialing %s: %w", o.Address, err)
 	}
 	defer conn.Close()
-	s := &session{o: o, api: cohortv1.NewSiteServiceClient(conn)}
+	name, siteCreds, err := siteIdentity(o)
+	if err != nil {
+		return err
+	}
+	s := &session{o: o, api: cohortv1.NewSiteServiceClient(conn), x: NewExecutor(name, o.Trainer, siteCreds)}
 
 	backoff := o.InitialBackoff
 	for {
@@ -126,6 +133,7 @@ func permanent(err error) bool {
 type session struct {
 	o   Options
 	api cohortv1.SiteServiceClient
+	x   *Executor
 }
 
 func (s *session) ctx(ctx context.Context) context.Context {
@@ -176,45 +184,34 @@ func (s *session) execute(ctx context.Context, t *cohortv1.Task) error {
 	}
 	ctx, cancel := context.WithDeadline(ctx, time.UnixMilli(t.DeadlineUnixMs))
 	defer cancel()
-	switch t.Kind {
-	case cohortv1.TaskKind_TASK_KIND_STATISTICS:
-		sp, ok := s.o.Trainer.(StatisticsProvider)
-		if !ok {
-			return errors.New("client: the run standardises features but this Trainer is not a StatisticsProvider")
-		}
-		v, err := sp.Statistics(ctx)
-		if err != nil {
-			return err
-		}
-		return s.upload(ctx, t, s.api.SubmitStatistics, v, 0, nil)
-	case cohortv1.TaskKind_TASK_KIND_FIT:
-		global, err := s.download(ctx, t)
-		if err != nil {
-			return err
-		}
-		res, err := s.o.Trainer.Fit(ctx, FitTask{RunID: t.RunId, Round: int(t.Round), Global: global, Config: cfg})
-		if err != nil {
-			return err
-		}
-		delta, err := Delta(res.Params, global)
-		if err != nil {
-			return err
-		}
-		return s.upload(ctx, t, s.api.UploadUpdate, delta, res.NumExamples, res.Metrics)
-	case cohortv1.TaskKind_TASK_KIND_EVALUATE:
-		params, err := s.download(ctx, t)
-		if err != nil {
-			return err
-		}
-		c, err := s.o.Trainer.Evaluate(ctx, EvalTask{RunID: t.RunId, Round: int(t.Round), Params: params, Config: cfg})
-		if err != nil {
-			return err
-		}
+	res, err := s.x.Execute(ctx, Task{RunID: t.RunId, Round: int(t.Round), Kind: t.Kind, Config: cfg},
+		func() ([]float64, error) { return s.download(ctx, t) },
+		func() ([]byte, error) { return s.downloadBlob(ctx, t) })
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.Counts != nil:
+		c := res.Counts
 		_, err = s.api.SubmitEvaluation(s.ctx(ctx), &cohortv1.EvaluationResult{RunId: t.RunId, Round: t.Round,
 			Nonce: t.Nonce, NumExamples: c.N, LossSum: c.LossSum, Correct: c.Correct, PosHist: c.PosHist, NegHist: c.NegHist})
 		return err
+	case res.Sealed != nil:
+		open := s.api.SubmitSecAgg
+		switch t.Kind {
+		case cohortv1.TaskKind_TASK_KIND_FIT:
+			open = s.api.UploadUpdate
+		case cohortv1.TaskKind_TASK_KIND_STATISTICS:
+			open = s.api.SubmitStatistics
+		case cohortv1.TaskKind_TASK_KIND_EVALUATE:
+			open = s.api.SubmitSecAgg
+		}
+		return s.uploadBytes(ctx, t, open, res.Sealed)
+	case t.Kind == cohortv1.TaskKind_TASK_KIND_STATISTICS:
+		return s.upload(ctx, t, s.api.SubmitStatistics, res.Floats, 0, nil)
+	default:
+		return s.upload(ctx, t, s.api.UploadUpdate, res.Floats, res.NumExamples, res.Metrics)
 	}
-	return fmt.Errorf("client: unknown task kind %v", t.Kind)
 }
 
 // Delta returns params − global, checking lengths and finiteness.
@@ -287,6 +284,81 @@ func (s *session) upload(ctx context.Context, t *cohortv1.Task, open uploader, v
 	}
 	_, err = stream.CloseAndRecv()
 	return err
+}
+
+// uploadBytes streams a serialised secure-aggregation message.
+func (s *session) uploadBytes(ctx context.Context, t *cohortv1.Task, open uploader, b []byte) error {
+	stream, err := open(s.ctx(ctx))
+	if err != nil {
+		return err
+	}
+	hdr := &cohortv1.UploadHeader{RunId: t.RunId, Round: t.Round, Nonce: t.Nonce, PayloadBytes: int64(len(b)), Kind: t.Kind}
+	if err := stream.Send(&cohortv1.UploadChunk{Msg: &cohortv1.UploadChunk_Header{Header: hdr}}); err != nil {
+		return closeErr(stream, err)
+	}
+	const chunk = 1 << 19
+	for off := 0; off < len(b); off += chunk {
+		end := min(off+chunk, len(b))
+		if err := stream.Send(&cohortv1.UploadChunk{Msg: &cohortv1.UploadChunk_Data{Data: b[off:end]}}); err != nil {
+			return closeErr(stream, err)
+		}
+	}
+	_, err = stream.CloseAndRecv()
+	return err
+}
+
+// downloadBlob fetches a task's payload.
+func (s *session) downloadBlob(ctx context.Context, t *cohortv1.Task) ([]byte, error) {
+	if t.Blob == "" {
+		return nil, fmt.Errorf("client: task %v of round %d has no payload", t.Kind, t.Round)
+	}
+	if t.BlobBytes < 0 || t.BlobBytes > secwire.MaxMessageBytes {
+		return nil, fmt.Errorf("client: task payload of %d bytes", t.BlobBytes)
+	}
+	stream, err := s.api.DownloadModel(s.ctx(ctx), &cohortv1.DownloadModelRequest{RunId: t.RunId, Blob: t.Blob})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, t.BlobBytes)
+	for {
+		c, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("client: downloading %s: %w", t.Blob, err)
+		}
+		if c.Offset != int64(len(out)) || c.Total != t.BlobBytes || int64(len(out)+len(c.Values)) > t.BlobBytes {
+			return nil, fmt.Errorf("client: payload chunk at %d does not continue the %d bytes received of %d", c.Offset, len(out), t.BlobBytes)
+		}
+		out = append(out, c.Values...)
+	}
+	if int64(len(out)) != t.BlobBytes {
+		return nil, fmt.Errorf("client: payload ended after %d of %d bytes", len(out), t.BlobBytes)
+	}
+	return out, nil
+}
+
+// siteIdentity returns the site's name and the credentials that bind its
+// secure-aggregation keys: from the TLS client certificate, or, with
+// --insecure, the given name and no credentials.
+func siteIdentity(o Options) (string, Credentials, error) {
+	if o.Insecure {
+		return o.SiteName, Credentials{}, nil
+	}
+	if len(o.TLS.Certificates) == 0 || len(o.TLS.Certificates[0].Certificate) == 0 {
+		return "", Credentials{}, errors.New("client: the TLS configuration has no client certificate")
+	}
+	tc := o.TLS.Certificates[0]
+	leaf, err := x509.ParseCertificate(tc.Certificate[0])
+	if err != nil {
+		return "", Credentials{}, fmt.Errorf("client: parsing the site certificate: %w", err)
+	}
+	signer, ok := tc.PrivateKey.(crypto.Signer)
+	if !ok {
+		return "", Credentials{}, errors.New("client: the site's private key cannot sign")
+	}
+	return leaf.Subject.CommonName, Credentials{Signer: signer, Certificate: tc.Certificate[0], Roots: o.TLS.RootCAs}, nil
 }
 
 // closeErr returns the server's status when a Send failed because the server

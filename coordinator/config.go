@@ -71,7 +71,31 @@ type RunConfig struct {
 
 	// Seed makes cohort selection and model initialisation reproducible.
 	Seed uint64 `json:"seed"`
+
+	// Secure selects how results are summed: SecureNone (in the clear) or
+	// SecureHE (threshold homomorphic encryption; the coordinator learns only
+	// sums). Threshold is t, the number of sites needed to decrypt a sum.
+	// ClipBound bounds every coordinate a site contributes (n·Δ, counts); an
+	// update beyond it is refused at the site, so the sum cannot overflow.
+	Secure    string  `json:"secure"`
+	Threshold int     `json:"threshold,omitempty"`
+	ClipBound float64 `json:"clip_bound,omitempty"`
+
+	// SecAgg is filled in by the key ceremony (not an input): the epoch's
+	// members, parameters and collective public key, so a restarted
+	// coordinator continues with the same keys.
+	SecAgg *EpochRecord `json:"secagg,omitempty"`
 }
+
+// Secure aggregation modes.
+const (
+	SecureNone = "none"
+	SecureHE   = "he"
+)
+
+// DefaultClipBound is 2^20: with up to 1,024 sites the secure sum's scale
+// still leaves about 2^-37 absolute precision (see docs/secure-aggregation.md).
+const DefaultClipBound = 1 << 20
 
 // Duration is a time.Duration that reads and writes JSON as a Go duration string.
 type Duration time.Duration
@@ -113,6 +137,8 @@ func DefaultRunConfig() RunConfig {
 		Optimizer:       "sgd",
 		Standardize:     true,
 		Seed:            1,
+		Secure:          SecureNone,
+		ClipBound:       DefaultClipBound,
 	}
 }
 
@@ -180,8 +206,27 @@ func (c RunConfig) Validate() error {
 	if c.Patience < 0 {
 		bad("patience = %d, want >= 0", c.Patience)
 	}
-	if _, err := aggregation.New(c.Strategy, c.StrategyOptions); err != nil {
+	strat, err := aggregation.New(c.Strategy, c.StrategyOptions)
+	if err != nil {
 		bad("strategy: %w", err)
+	}
+	switch c.Secure {
+	case SecureNone, "":
+	case SecureHE:
+		if _, ok := strat.(aggregation.MeanStrategy); strat != nil && !ok {
+			bad("strategy %q needs every update in the clear and cannot run with secure=he (use fedavg, fedprox, fedadam, fedyogi or fedadagrad)", c.Strategy)
+		}
+		if c.Threshold < 2 {
+			bad("threshold = %d: secure=he needs a decryption threshold t >= 2", c.Threshold)
+		}
+		if c.MinClients < 2 {
+			bad("min_clients = %d: secure=he never decrypts a sum of fewer than 2 contributions", c.MinClients)
+		}
+		if !(c.ClipBound >= 1 && c.ClipBound <= 1<<30) {
+			bad("clip_bound = %v, want a value in [1, 2^30]", c.ClipBound)
+		}
+	default:
+		bad("secure %q is unknown (want none or he)", c.Secure)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("coordinator: invalid run config: %w", errors.Join(errs...))

@@ -17,6 +17,7 @@ import (
 	"github.com/cohortfl/cohort/aggregation"
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/internal/protocol"
+	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/model"
 )
 
@@ -88,6 +89,9 @@ type activeRun struct {
 	trainLoss float64
 	trainW    float64
 	wake      chan struct{}
+
+	sec   *secState         // secure aggregation (nil for secure=none)
+	blobs map[string][]byte // task payloads of the open phase, by name
 }
 
 // NewEngine validates o and returns an Engine.
@@ -106,6 +110,9 @@ func NewEngine(o Options) (*Engine, error) {
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Reader
+	}
+	if err := o.Store.Migrate(context.Background(), "coordinator", coordinatorMigrations); err != nil {
+		return nil, err
 	}
 	return &Engine{o: o, log: o.Logger}, nil
 }
@@ -162,6 +169,14 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 		}
 		e.log.Info("resuming run", "run", cfg.RunID, "after_round", latest.Round, "model_version", latest.Version)
 		ar := &activeRun{cfg: stored, strategy: strat, global: latest.Params, version: latest.Version, wake: make(chan struct{}, 1)}
+		if ar.secure() {
+			if ar.sec, err = restoreSecure(stored); err != nil {
+				return nil, 0, err
+			}
+		}
+		if err := e.restoreStrategy(ctx, ar, latest.Round); err != nil {
+			return nil, 0, err
+		}
 		e.setActive(ar)
 		return ar, latest.Round + 1, nil
 	case errors.Is(err, store.ErrNotFound):
@@ -177,6 +192,11 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 	}
 	ar := &activeRun{cfg: cfg, strategy: strat, wake: make(chan struct{}, 1)}
 	e.setActive(ar)
+	if ar.secure() {
+		if err := e.keyCeremony(ctx, ar); err != nil {
+			return nil, 0, err
+		}
+	}
 	if cfg.Standardize || cfg.Features == 0 {
 		if err := e.statisticsPhase(ctx, ar); err != nil {
 			return nil, 0, err
@@ -211,11 +231,19 @@ func (e *Engine) setActive(ar *activeRun) {
 func (e *Engine) statisticsPhase(ctx context.Context, ar *activeRun) error {
 	var lastErr error
 	for attempt := 0; attempt <= ar.cfg.MaxRetries; attempt++ {
-		_, err := e.playPhase(ctx, ar, PhaseStatistics, 0, attempt)
-		if err == nil {
+		_, err := e.playPhase(ctx, ar, phaseOpts{phase: PhaseStatistics, attempt: attempt, allConnected: true, minResults: ar.cfg.MinClients})
+		var sum []float64
+		if err == nil && ar.secure() {
+			var wide []float64
+			if wide, err = e.decryptSum(ctx, ar, 0, attempt); err == nil {
+				sum, err = secwire.JoinWide(wide, ar.sec.params.Encoding().ClipBound)
+			}
+		} else if err == nil {
 			e.mu.Lock()
-			sum := ar.statsSum
+			sum = ar.statsSum
 			e.mu.Unlock()
+		}
+		if err == nil {
 			if len(sum)%3 != 0 || len(sum) == 0 {
 				return fmt.Errorf("coordinator: feature moments have length %d, not a positive multiple of 3", len(sum))
 			}
@@ -226,7 +254,7 @@ func (e *Engine) statisticsPhase(ctx context.Context, ar *activeRun) error {
 			return nil
 		}
 		lastErr = err
-		if ctx.Err() != nil || ar.cfg.OnFailure == OnFailureStop || !errors.Is(err, ErrTooFewClient) {
+		if ctx.Err() != nil || ar.cfg.OnFailure == OnFailureStop || !retryable(err) {
 			break
 		}
 	}
@@ -276,7 +304,7 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 	}
 	for attempt := first; attempt <= first+ar.cfg.MaxRetries; attempt++ {
 		began := e.o.Now()
-		rec, err := e.playPhase(ctx, ar, PhaseFit, r, attempt)
+		rec, newParams, trainLoss, err := e.fitRound(ctx, ar, r, attempt)
 		if err != nil {
 			lastErr = err
 			e.o.Metrics.Rounds.WithLabelValues("fit", "failed").Inc()
@@ -285,18 +313,10 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 			if serr := e.o.Store.RecordFailedRound(context.WithoutCancel(ctx), rec); serr != nil {
 				return RoundReport{}, errors.Join(err, fmt.Errorf("coordinator: recording failed round: %w", serr))
 			}
-			if ctx.Err() != nil || ar.cfg.OnFailure == OnFailureStop || !errors.Is(err, ErrTooFewClient) {
+			if ctx.Err() != nil || ar.cfg.OnFailure == OnFailureStop || !retryable(err) {
 				return RoundReport{}, err
 			}
 			continue
-		}
-		e.mu.Lock()
-		newParams, aggErr := ar.agg.Result()
-		ar.agg = nil
-		trainLoss := ar.trainLoss / ar.trainW
-		e.mu.Unlock()
-		if aggErr != nil {
-			return RoundReport{}, fmt.Errorf("coordinator: aggregating round %d: %w", r, aggErr)
 		}
 		if newParams == nil {
 			newParams = ar.global
@@ -304,7 +324,7 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 		rec.Status = "committed"
 		rec.Metrics = map[string]float64{"train_loss": trainLoss}
 		mv := store.ModelVersion{RunID: ar.cfg.RunID, Version: r, Round: r, Params: newParams, NumParams: len(newParams), CreatedAt: e.o.Now()}
-		if err := e.o.Store.CommitRound(context.WithoutCancel(ctx), rec, mv); err != nil {
+		if err := e.commitRound(context.WithoutCancel(ctx), ar, rec, mv); err != nil {
 			return RoundReport{}, fmt.Errorf("coordinator: committing round %d: %w", r, err)
 		}
 		e.mu.Lock()
@@ -344,12 +364,27 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 // evaluate asks every connected site to evaluate the current global model on
 // its held-out data and pools the counts.
 func (e *Engine) evaluate(ctx context.Context, ar *activeRun, r int) (map[string]float64, error) {
-	if _, err := e.playPhase(ctx, ar, PhaseEvaluate, r, 0); err != nil {
+	minResults := 1
+	if ar.secure() {
+		minResults = ar.cfg.MinClients
+	}
+	if _, err := e.playPhase(ctx, ar, phaseOpts{phase: PhaseEvaluate, round: r, allConnected: true, minResults: minResults}); err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	c := ar.evalSum
-	e.mu.Unlock()
+	var c model.Counts
+	if ar.secure() {
+		sum, err := e.decryptSum(ctx, ar, r, 0)
+		if err != nil {
+			return nil, err
+		}
+		if c, err = countsFromSum(sum); err != nil {
+			return nil, err
+		}
+	} else {
+		e.mu.Lock()
+		c = ar.evalSum
+		e.mu.Unlock()
+	}
 	if c.N == 0 {
 		return nil, errors.New("coordinator: evaluation returned no examples")
 	}
@@ -364,25 +399,38 @@ func (e *Engine) evaluate(ctx context.Context, ar *activeRun, r int) (map[string
 	return out, nil
 }
 
+// phaseOpts describe one phase to play.
+type phaseOpts struct {
+	phase          Phase
+	round, attempt int
+	// sites to task; nil selects a cohort (fit) or, with allConnected, every
+	// connected site.
+	sites        []string
+	allConnected bool
+	minResults   int
+	// blob names the payload each site downloads ("" for none).
+	blob func(site string) string
+}
+
 // playPhase opens one phase of one round, dispatches tasks, waits until every
 // selected site has answered or the deadline passes, and closes it. The record
 // it returns lists every selected site and what became of it.
-func (e *Engine) playPhase(ctx context.Context, ar *activeRun, phase Phase, r, attempt int) (store.RoundRecord, error) {
+func (e *Engine) playPhase(ctx context.Context, ar *activeRun, o phaseOpts) (store.RoundRecord, error) {
 	cfg := ar.cfg
+	phase, r, attempt := o.phase, o.round, o.attempt
 	rec := store.RoundRecord{RunID: cfg.RunID, Round: r, Attempt: attempt, StartedAt: e.o.Now()}
-	minResults := cfg.MinClients
-	if phase == PhaseEvaluate {
-		minResults = 1
-	}
-	available, err := e.waitForSites(ctx, minResults, time.Duration(cfg.WaitForClients))
-	if err != nil {
-		rec.EndedAt = e.o.Now()
-		return rec, err
-	}
-	selected := available
-	if phase == PhaseFit {
-		if selected, err = SelectCohort(available, cfg.FractionFit, cfg.MinClients, cfg.Seed, r, attempt); err != nil {
+	selected := o.sites
+	if selected == nil {
+		available, err := e.waitForSites(ctx, o.minResults, time.Duration(cfg.WaitForClients))
+		if err != nil {
+			rec.EndedAt = e.o.Now()
 			return rec, err
+		}
+		selected = available
+		if !o.allConnected {
+			if selected, err = SelectCohort(available, cfg.FractionFit, cfg.MinClients, cfg.Seed, r, attempt); err != nil {
+				return rec, err
+			}
 		}
 	}
 	nonces := make([][]byte, len(selected))
@@ -393,7 +441,7 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, phase Phase, r, a
 		}
 	}
 	deadline := e.o.Now().Add(time.Duration(cfg.RoundTimeout))
-	round, err := NewRound(cfg.RunID, r, attempt, phase, selected, nonces, deadline, minResults)
+	round, err := NewRound(cfg.RunID, r, attempt, phase, selected, nonces, deadline, o.minResults)
 	if err != nil {
 		return rec, err
 	}
@@ -402,14 +450,20 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, phase Phase, r, a
 	ar.round = round
 	switch phase {
 	case PhaseFit:
-		ar.agg = ar.strategy.NewAggregator(r, ar.global)
+		if !ar.secure() {
+			ar.agg = ar.strategy.NewAggregator(r, ar.global)
+		}
 		ar.trainLoss, ar.trainW = 0, 0
 	case PhaseStatistics:
 		ar.statsSum = nil
 	case PhaseEvaluate:
 		ar.evalSum = model.Counts{PosHist: make([]float64, EvalBins), NegHist: make([]float64, EvalBins)}
 	}
+	if ar.secure() && (phase == PhaseFit || phase == PhaseStatistics || phase == PhaseEvaluate) {
+		ar.sec.acc = nil
+	}
 	version, global := ar.version, ar.global
+	blobs := ar.blobs
 	e.mu.Unlock()
 
 	fitCfg := ar.strategy.ConfigureFit(r)
@@ -421,6 +475,14 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, phase Phase, r, a
 				Optimizer: cfg.Optimizer, L2: cfg.L2, ProximalMu: fitCfg.ProximalMu,
 				Seed: siteSeed(cfg.Seed, site, r, attempt), Moments: cfg.FeatureMoments,
 			}}
+		if ar.secure() {
+			t.Config.Secure, t.Config.SecAggEpoch = true, 1
+			t.Config.SecAggRound = secRound(r, attempt, phase == PhaseEvaluate)
+		}
+		if o.blob != nil {
+			t.Blob = o.blob(site)
+			t.BlobBytes = len(blobs[t.Blob])
+		}
 		if err := e.o.Dispatcher.Dispatch(site, t); err != nil {
 			e.log.Warn("dispatch failed", "site", site, "round", r, "phase", phase, "err", err)
 			e.mu.Lock()
@@ -431,6 +493,7 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, phase Phase, r, a
 
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
+wait:
 	for {
 		e.mu.Lock()
 		settled := round.Settled()
@@ -440,11 +503,11 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, phase Phase, r, a
 		}
 		select {
 		case <-ar.wake:
-			continue
 		case <-timer.C:
+			break wait
 		case <-ctx.Done():
+			break wait
 		}
-		break
 	}
 	e.mu.Lock()
 	closeErr := round.Close(e.o.Now())
@@ -458,6 +521,48 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, phase Phase, r, a
 		return rec, ctx.Err()
 	}
 	return rec, closeErr
+}
+
+// fitRound plays the fit phase of one attempt and returns the new global
+// parameters (nil: keep) and the mean training loss.
+func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (store.RoundRecord, []float64, float64, error) {
+	rec, err := e.playPhase(ctx, ar, phaseOpts{phase: PhaseFit, round: r, attempt: attempt, minResults: ar.cfg.MinClients})
+	if err != nil {
+		return rec, nil, 0, err
+	}
+	if !ar.secure() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		params, err := ar.agg.Result()
+		ar.agg = nil
+		if err != nil {
+			return rec, nil, 0, fmt.Errorf("coordinator: aggregating round %d: %w", r, err)
+		}
+		return rec, params, ar.trainLoss / ar.trainW, nil
+	}
+	sum, err := e.decryptSum(ctx, ar, r, attempt)
+	if err != nil {
+		return rec, nil, 0, err
+	}
+	p := len(ar.global)
+	if len(sum) != p+2 || !(sum[p] > 0) {
+		return rec, nil, 0, fmt.Errorf("coordinator: decrypted fit sum has %d values and total weight %v", len(sum), sum[min(p, len(sum)-1)])
+	}
+	n := sum[p]
+	mean := make([]float64, p)
+	for i := range mean {
+		mean[i] = sum[i] / n
+	}
+	params, err := ar.strategy.(aggregation.MeanStrategy).ApplyMean(r, ar.global, mean)
+	if err != nil {
+		return rec, nil, 0, fmt.Errorf("coordinator: applying round %d: %w", r, err)
+	}
+	return rec, params, sum[p+1] / n, nil
+}
+
+// retryable reports failures a retry can fix: too few results or decryptors.
+func retryable(err error) bool {
+	return errors.Is(err, ErrTooFewClient) || errors.Is(err, ErrTooFewDecryptors)
 }
 
 // waitForSites waits up to wait for at least min connected sites.

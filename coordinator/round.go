@@ -28,6 +28,11 @@ const (
 	PhaseStatistics Phase = iota + 1
 	PhaseFit
 	PhaseEvaluate
+	// Secure aggregation: the three steps of the key ceremony and threshold decryption.
+	PhaseKeygenRegister
+	PhaseKeygenShares
+	PhaseKeygenFinish
+	PhaseDecrypt
 )
 
 func (p Phase) String() string {
@@ -38,6 +43,14 @@ func (p Phase) String() string {
 		return "fit"
 	case PhaseEvaluate:
 		return "evaluate"
+	case PhaseKeygenRegister:
+		return "keygen-register"
+	case PhaseKeygenShares:
+		return "keygen-shares"
+	case PhaseKeygenFinish:
+		return "keygen-finish"
+	case PhaseDecrypt:
+		return "decrypt"
 	}
 	return fmt.Sprintf("phase(%d)", int(p))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cohortfl/cohort/aggregation"
 	"github.com/cohortfl/cohort/internal/protocol"
+	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/internal/tlsconf"
 	"github.com/cohortfl/cohort/model"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
@@ -96,17 +97,26 @@ func (s *SiteServer) Connect(req *cohortv1.ConnectRequest, stream cohortv1.SiteS
 	}
 }
 
+// Kind is the wire task kind of a phase.
+func (p Phase) Kind() cohortv1.TaskKind {
+	return map[Phase]cohortv1.TaskKind{
+		PhaseStatistics:     cohortv1.TaskKind_TASK_KIND_STATISTICS,
+		PhaseFit:            cohortv1.TaskKind_TASK_KIND_FIT,
+		PhaseEvaluate:       cohortv1.TaskKind_TASK_KIND_EVALUATE,
+		PhaseKeygenRegister: cohortv1.TaskKind_TASK_KIND_KEYGEN_REGISTER,
+		PhaseKeygenShares:   cohortv1.TaskKind_TASK_KIND_KEYGEN_SHARES,
+		PhaseKeygenFinish:   cohortv1.TaskKind_TASK_KIND_KEYGEN_FINISH,
+		PhaseDecrypt:        cohortv1.TaskKind_TASK_KIND_DECRYPT,
+	}[p]
+}
+
 func toProtoTask(t Task) *cohortv1.Task {
 	kind := cohortv1.TaskKind_TASK_KIND_DONE
 	if !t.Done {
-		kind = map[Phase]cohortv1.TaskKind{
-			PhaseStatistics: cohortv1.TaskKind_TASK_KIND_STATISTICS,
-			PhaseFit:        cohortv1.TaskKind_TASK_KIND_FIT,
-			PhaseEvaluate:   cohortv1.TaskKind_TASK_KIND_EVALUATE,
-		}[t.Phase]
+		kind = t.Phase.Kind()
 	}
 	pt := &cohortv1.Task{RunId: t.RunID, Round: uint64(t.Round), Kind: kind, Nonce: t.Nonce,
-		ModelVersion: uint64(t.ModelVersion), NumParams: int64(t.NumParams)}
+		ModelVersion: uint64(t.ModelVersion), NumParams: int64(t.NumParams), Blob: t.Blob, BlobBytes: int64(t.BlobBytes)}
 	if !t.Done {
 		pt.DeadlineUnixMs = t.Deadline.UnixMilli()
 		pt.Config = t.Config.Encode()
@@ -120,6 +130,9 @@ func (s *SiteServer) DownloadModel(req *cohortv1.DownloadModelRequest, stream co
 	if _, err := s.identity(stream.Context()); err != nil {
 		return err
 	}
+	if req.Blob != "" {
+		return s.downloadBlob(req, stream)
+	}
 	params, err := s.engine.Params(stream.Context(), req.RunId, int(req.ModelVersion))
 	if err != nil {
 		return toStatus(err)
@@ -132,6 +145,24 @@ func (s *SiteServer) DownloadModel(req *cohortv1.DownloadModelRequest, stream co
 			return err
 		}
 		if len(params) == 0 {
+			break
+		}
+	}
+	return nil
+}
+
+func (s *SiteServer) downloadBlob(req *cohortv1.DownloadModelRequest, stream cohortv1.SiteService_DownloadModelServer) error {
+	b, err := s.engine.Blob(req.RunId, req.Blob)
+	if err != nil {
+		return status.Error(codes.NotFound, err.Error())
+	}
+	const chunk = 1 << 19
+	for off := 0; off < len(b) || off == 0; off += chunk {
+		end := min(off+chunk, len(b))
+		if err := stream.Send(&cohortv1.ModelChunk{Offset: int64(off), Total: int64(len(b)), Values: b[off:end]}); err != nil {
+			return err
+		}
+		if len(b) == 0 {
 			break
 		}
 	}
@@ -170,10 +201,19 @@ func (s *SiteServer) receive(stream uploadStream, phase Phase) error {
 	if hdr == nil {
 		return status.Error(codes.InvalidArgument, "upload: the first message must be the header")
 	}
-	want, err := s.engine.BeginResult(site, Upload{RunID: hdr.RunId, Round: int(hdr.Round), Phase: phase, Nonce: hdr.Nonce})
+	exp, err := s.engine.BeginResult(site, Upload{RunID: hdr.RunId, Round: int(hdr.Round), Phase: phase, Nonce: hdr.Nonce})
 	if err != nil {
 		return toStatus(err)
 	}
+	if exp.Sealed {
+		return s.receiveSealed(stream, site, hdr)
+	}
+	if phase == 0 {
+		err := fmt.Errorf("coordinator: site %q sent a secure-aggregation message but the run sums in the clear", site)
+		s.engine.AbortResult(site, err.Error())
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	want := exp.Values
 	n := int(hdr.PayloadBytes / 8)
 	switch {
 	case hdr.PayloadBytes%8 != 0 || hdr.PayloadBytes < 0:
@@ -207,6 +247,45 @@ func (s *SiteServer) receive(stream uploadStream, phase Phase) error {
 		return toStatus(err)
 	}
 	return stream.SendAndClose(&cohortv1.UploadAck{Accepted: true})
+}
+
+// receiveSealed reads a serialised secure-aggregation message and submits it.
+func (s *SiteServer) receiveSealed(stream uploadStream, site string, hdr *cohortv1.UploadHeader) error {
+	fail := func(err error) error {
+		s.engine.AbortResult(site, err.Error())
+		return toStatus(fmt.Errorf("coordinator: upload from site %q, round %d: %w", site, hdr.Round, err))
+	}
+	if hdr.PayloadBytes <= 0 || hdr.PayloadBytes > secwire.MaxMessageBytes {
+		return fail(fmt.Errorf("%w: sealed payload of %d bytes", aggregation.ErrWrongLength, hdr.PayloadBytes))
+	}
+	buf := make([]byte, 0, hdr.PayloadBytes)
+	for {
+		c, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(fmt.Errorf("reading payload after %d bytes: %w", len(buf), err))
+		}
+		if int64(len(buf)+len(c.GetData())) > hdr.PayloadBytes {
+			return fail(fmt.Errorf("%w: payload continues past the %d announced bytes", aggregation.ErrWrongLength, hdr.PayloadBytes))
+		}
+		buf = append(buf, c.GetData()...)
+	}
+	if int64(len(buf)) != hdr.PayloadBytes {
+		return fail(fmt.Errorf("%w: payload ended after %d of %d announced bytes", aggregation.ErrWrongLength, len(buf), hdr.PayloadBytes))
+	}
+	s.engine.o.Metrics.UploadBytes.Add(float64(len(buf)))
+	if err := s.engine.SubmitSealed(site, buf); err != nil {
+		return toStatus(err)
+	}
+	return stream.SendAndClose(&cohortv1.UploadAck{Accepted: true})
+}
+
+// SubmitSecAgg implements SiteService: key-ceremony messages, sealed
+// evaluation counts and decryption shares.
+func (s *SiteServer) SubmitSecAgg(stream cohortv1.SiteService_SubmitSecAggServer) error {
+	return s.receive(stream, 0)
 }
 
 // readValues fills dst from data chunks, rejecting NaN/Inf and extra or missing data.
@@ -245,8 +324,14 @@ func (s *SiteServer) SubmitEvaluation(ctx context.Context, req *cohortv1.Evaluat
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.engine.BeginResult(site, Upload{RunID: req.RunId, Round: int(req.Round), Phase: PhaseEvaluate, Nonce: req.Nonce}); err != nil {
+	exp, err := s.engine.BeginResult(site, Upload{RunID: req.RunId, Round: int(req.Round), Phase: PhaseEvaluate, Nonce: req.Nonce})
+	if err != nil {
 		return nil, toStatus(err)
+	}
+	if exp.Sealed {
+		err := fmt.Errorf("coordinator: site %q sent evaluation counts in the clear; this run uses secure aggregation", site)
+		s.engine.AbortResult(site, err.Error())
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	c := model.Counts{N: req.NumExamples, LossSum: req.LossSum, Correct: req.Correct, PosHist: req.PosHist, NegHist: req.NegHist}
 	if err := s.engine.SubmitEvaluation(site, c); err != nil {

@@ -19,33 +19,81 @@ type Upload struct {
 	Nonce []byte
 }
 
+// Expect describes the payload BeginResult admitted.
+type Expect struct {
+	// Sealed: the payload is a serialised secure-aggregation message
+	// (SubmitSealed), not a float vector.
+	Sealed bool
+	// Values is the expected vector length (plaintext), 0 when not yet known.
+	Values int
+}
+
 // BeginResult checks that site may submit the result described by u now (right
 // run, round and phase, selected, nonce matches the task, before the deadline,
-// first submission) and reserves the site's slot. It returns the expected
-// vector length (the number of model parameters for a fit result). The caller
-// must follow with exactly one of SubmitFit, SubmitStatistics, SubmitEvaluation
-// or AbortResult for the same site.
-func (e *Engine) BeginResult(site string, u Upload) (int, error) {
+// first submission) and reserves the site's slot. The caller must follow with
+// exactly one of SubmitFit, SubmitStatistics, SubmitEvaluation, SubmitSealed or
+// AbortResult for the same site. With u.Phase zero, the phase is not checked
+// (secure-aggregation uploads name the phase in their payload).
+func (e *Engine) BeginResult(site string, u Upload) (Expect, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ar := e.cur
 	if ar == nil || ar.round == nil {
-		return 0, fmt.Errorf("%w (site %q, run %q round %d)", ErrNoActiveRun, site, u.RunID, u.Round)
+		return Expect{}, fmt.Errorf("%w (site %q, run %q round %d)", ErrNoActiveRun, site, u.RunID, u.Round)
 	}
-	if ar.round.Phase != u.Phase {
-		return 0, fmt.Errorf("%w: got a %s result, round %d is in its %s phase", ErrWrongRound, u.Phase, ar.round.Number, ar.round.Phase)
+	if u.Phase != 0 && ar.round.Phase != u.Phase {
+		return Expect{}, fmt.Errorf("%w: got a %s result, round %d is in its %s phase", ErrWrongRound, u.Phase, ar.round.Number, ar.round.Phase)
 	}
 	if err := ar.round.Begin(site, u.RunID, u.Round, u.Nonce, e.o.Now()); err != nil {
-		e.o.Metrics.Results.WithLabelValues(u.Phase.String(), "rejected").Inc()
-		return 0, err
+		e.o.Metrics.Results.WithLabelValues(ar.round.Phase.String(), "rejected").Inc()
+		return Expect{}, err
 	}
-	switch u.Phase {
+	if ar.secure() {
+		return Expect{Sealed: true}, nil
+	}
+	switch ar.round.Phase {
 	case PhaseFit:
-		return len(ar.global), nil
+		return Expect{Values: len(ar.global)}, nil
 	case PhaseStatistics:
-		return len(ar.statsSum), nil // 0 until the first site fixes the length
+		return Expect{Values: len(ar.statsSum)}, nil // 0 until the first site fixes the length
 	}
-	return 0, nil
+	return Expect{}, nil
+}
+
+// SubmitSealed folds a secure-aggregation message into the open phase: an
+// identity, key shares or an acknowledgement during the key ceremony, a
+// sealed contribution to a sum, or a decryption share.
+func (e *Engine) SubmitSealed(site string, payload []byte) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ar, err := e.activeSlot(site)
+	if err != nil {
+		return err
+	}
+	if err := e.submitSecAgg(ar, site, payload); err != nil {
+		return e.reject(ar, site, fmt.Errorf("coordinator: %s result from site %q, round %d: %w", ar.round.Phase, site, ar.round.Number, err))
+	}
+	if err := ar.round.Accept(site, e.o.Now()); err != nil {
+		return err
+	}
+	e.o.Metrics.Results.WithLabelValues(ar.round.Phase.String(), "accepted").Inc()
+	ar.notify()
+	return nil
+}
+
+// Blob returns a payload of the open phase by name (for DownloadModel).
+func (e *Engine) Blob(runID, name string) ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ar := e.cur
+	if ar == nil || ar.cfg.RunID != runID {
+		return nil, fmt.Errorf("%w: run %q", ErrNoActiveRun, runID)
+	}
+	b, ok := ar.blobs[name]
+	if !ok {
+		return nil, fmt.Errorf("coordinator: run %q has no payload %q open", runID, name)
+	}
+	return b, nil
 }
 
 // AbortResult releases a slot reserved by BeginResult whose payload could not be

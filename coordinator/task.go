@@ -19,6 +19,10 @@ type Task struct {
 	Deadline     time.Time
 	Config       protocol.TaskConfig
 	Done         bool // the run is over; the site may disconnect
+	// Blob names a payload the site downloads before executing the task
+	// (key-ceremony material, a decrypt request), of BlobBytes bytes.
+	Blob      string
+	BlobBytes int
 }
 
 // Dispatcher delivers tasks to connected sites. It is the engine's only way to

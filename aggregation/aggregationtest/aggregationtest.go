@@ -1,6 +1,7 @@
 package aggregationtest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -38,6 +39,15 @@ const (
 //     strategy's own tests should check it (global+delta for FedAvg with η=1);
 //   - a MeanStrategy's streamed Result equals ApplyMean of the weighted mean
 //     computed independently here, and it is not also a buffering strategy;
+//   - a MeanStrategy's ApplyMean returns nil and an error wrapping
+//     ErrWrongLength for a mean shorter or longer than global, and ErrNotFinite
+//     for a mean with NaN or ±Inf, and such a failure leaves its state
+//     unchanged (the next good ApplyMean is bit-identical to a fresh
+//     strategy's);
+//   - a StatefulStrategy's MarshalState is empty before the first round, and a
+//     fresh strategy given UnmarshalState(state after round 2) reproduces round
+//     3 bit for bit; UnmarshalState rejects truncated state and then leaves the
+//     state unchanged; neither method aliases its bytes;
 //   - three chained rounds give finite models of the right length.
 func TestStrategy(t *testing.T, newStrategy func() aggregation.Strategy) {
 	t.Helper()
@@ -65,6 +75,8 @@ var checks = []check{
 	{"ZeroDeltas", checkZeroDeltas},
 	{"IdenticalDeltas", checkIdentical},
 	{"MeanConsistency", checkMeanConsistency},
+	{"ApplyMeanErrors", checkApplyMeanErrors},
+	{"StateRoundTrip", checkStateRoundTrip},
 	{"MultiRound", checkMultiRound},
 }
 
@@ -89,13 +101,7 @@ func fixture(seed uint64) ([]float64, []aggregation.Update) {
 // run aggregates ups in order on a fresh aggregator and returns the result, with
 // nil ("keep the model") replaced by a copy of global.
 func run(s aggregation.Strategy, global []float64, ups []aggregation.Update) ([]float64, error) {
-	agg := s.NewAggregator(round, global)
-	for _, u := range ups {
-		if err := agg.Add(u); err != nil {
-			return nil, fmt.Errorf("Add(%s) on a valid update: %w", u.Client, err)
-		}
-	}
-	return result(agg, global)
+	return runRound(s, round, global, ups)
 }
 
 func result(agg aggregation.Aggregator, global []float64) ([]float64, error) {
@@ -323,14 +329,160 @@ func checkMeanConsistency(newStrategy func() aggregation.Strategy) error {
 	for i := range mean {
 		mean[i] /= n
 	}
-	want := newStrategy().(aggregation.MeanStrategy).ApplyMean(round, global, mean)
-	if want == nil {
-		want = slices.Clone(global)
+	want, err := newStrategy().(aggregation.MeanStrategy).ApplyMean(round, global, mean)
+	if err != nil {
+		return fmt.Errorf("ApplyMean(weighted mean): %w", err)
+	}
+	if len(want) != dim {
+		return fmt.Errorf("ApplyMean has %d values, want %d", len(want), dim)
 	}
 	if i := mismatch(got, want); i >= 0 {
 		return fmt.Errorf("streamed Result and ApplyMean(weighted mean) differ at %d: %v vs %v", i, got[i], want[i])
 	}
 	return nil
+}
+
+func checkApplyMeanErrors(newStrategy func() aggregation.Strategy) error {
+	s, ok := newStrategy().(aggregation.MeanStrategy)
+	if !ok {
+		return nil
+	}
+	global, ups := fixture(11)
+	mean := ups[0].Delta
+	withAt := func(i int, v float64) []float64 {
+		d := slices.Clone(mean)
+		d[i] = v
+		return d
+	}
+	for _, b := range []struct {
+		name string
+		mean []float64
+		want error
+	}{
+		{"short mean", mean[:dim-1], aggregation.ErrWrongLength},
+		{"long mean", append(slices.Clone(mean), 0), aggregation.ErrWrongLength},
+		{"nil mean", nil, aggregation.ErrWrongLength},
+		{"NaN mean", withAt(dim-1, math.NaN()), aggregation.ErrNotFinite},
+		{"+Inf mean", withAt(0, math.Inf(1)), aggregation.ErrNotFinite},
+	} {
+		out, err := s.ApplyMean(round, global, b.mean)
+		if !errors.Is(err, b.want) {
+			return fmt.Errorf("%s: ApplyMean error = %v, want an error wrapping %v", b.name, err, b.want)
+		}
+		if out != nil {
+			return fmt.Errorf("%s: ApplyMean failed but returned %v, want nil", b.name, out)
+		}
+	}
+	got, err := s.ApplyMean(round, global, mean)
+	if err != nil {
+		return fmt.Errorf("ApplyMean after rejected calls: %w", err)
+	}
+	want, err := newStrategy().(aggregation.MeanStrategy).ApplyMean(round, global, mean)
+	if err != nil {
+		return fmt.Errorf("ApplyMean on a fresh strategy: %w", err)
+	}
+	if !bitEqual(got, want) {
+		return fmt.Errorf("a failed ApplyMean changed the strategy's state: next step %v, fresh strategy's %v", got, want)
+	}
+	return nil
+}
+
+func checkStateRoundTrip(newStrategy func() aggregation.Strategy) error {
+	newStateful := func() aggregation.StatefulStrategy {
+		s, _ := newStrategy().(aggregation.StatefulStrategy)
+		return s
+	}
+	a := newStateful()
+	if a == nil {
+		return nil
+	}
+	if b, err := a.MarshalState(); err != nil || len(b) != 0 {
+		return fmt.Errorf("MarshalState before the first round = %v, %v; want empty", b, err)
+	}
+	// Reference run: rounds 1..3 on a.
+	global, _ := fixture(20)
+	var global2, want []float64
+	var state, saved []byte
+	for r := 1; r <= 3; r++ {
+		_, ups := fixture(uint64(200 + r))
+		next, err := runRound(a, r, global, ups)
+		if err != nil {
+			return fmt.Errorf("round %d: %w", r, err)
+		}
+		if r == 2 {
+			b, err := a.MarshalState()
+			if err != nil {
+				return fmt.Errorf("MarshalState after round 2: %w", err)
+			}
+			if len(b) == 0 {
+				return errors.New("MarshalState after round 2 is empty")
+			}
+			state, saved, global2 = b, bytes.Clone(b), next
+		}
+		if r == 3 {
+			want = next
+		}
+		global = next
+	}
+	if !bytes.Equal(state, saved) {
+		return errors.New("the bytes MarshalState returned after round 2 changed during round 3 (aliased state)")
+	}
+	_, ups3 := fixture(203)
+	// round3 runs round 3 on b from the model after round 2.
+	round3 := func(b aggregation.StatefulStrategy) ([]float64, error) {
+		return runRound(b, 3, global2, ups3)
+	}
+
+	b := newStateful()
+	buf := slices.Clone(state)
+	if err := b.UnmarshalState(buf); err != nil {
+		return fmt.Errorf("UnmarshalState(MarshalState()): %w", err)
+	}
+	for i := range buf {
+		buf[i] = 0xff // UnmarshalState must not retain its argument
+	}
+	got, err := round3(b)
+	if err != nil {
+		return fmt.Errorf("round 3 after UnmarshalState: %w", err)
+	}
+	if !bitEqual(got, want) {
+		return fmt.Errorf("round 3 after restoring the state of round 2 = %v, want %v (the uninterrupted run)", got, want)
+	}
+
+	for _, cut := range []int{len(state) - 1, len(state) / 2, 1} {
+		c := newStateful()
+		if err := c.UnmarshalState(state); err != nil {
+			return fmt.Errorf("UnmarshalState(MarshalState()): %w", err)
+		}
+		if err := c.UnmarshalState(slices.Clone(state[:cut])); err == nil {
+			return fmt.Errorf("UnmarshalState accepted the state truncated to %d of %d bytes", cut, len(state))
+		}
+		got, err := round3(c)
+		if err != nil {
+			return fmt.Errorf("round 3 after a rejected UnmarshalState(%d of %d bytes): %w", cut, len(state), err)
+		}
+		if !bitEqual(got, want) {
+			return fmt.Errorf("a rejected UnmarshalState(%d of %d bytes) changed the state: round 3 = %v, want %v",
+				cut, len(state), got, want)
+		}
+	}
+	return nil
+}
+
+// runRound is run for round r.
+func runRound(s aggregation.Strategy, r int, global []float64, ups []aggregation.Update) ([]float64, error) {
+	agg := s.NewAggregator(r, global)
+	for _, u := range ups {
+		if err := agg.Add(u); err != nil {
+			return nil, fmt.Errorf("Add(%s) on a valid update: %w", u.Client, err)
+		}
+	}
+	return result(agg, global)
+}
+
+// bitEqual reports whether a and b hold the same float64 bit patterns.
+func bitEqual(a, b []float64) bool {
+	return slices.EqualFunc(a, b, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) })
 }
 
 func checkMultiRound(newStrategy func() aggregation.Strategy) error {

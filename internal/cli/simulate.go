@@ -76,6 +76,8 @@ skew, 20 rounds of FedAvg logistic regression.`,
 	f.StringVar(&c.Optimizer, "optimizer", c.Optimizer, "local optimiser: sgd or adam")
 	f.Float64Var(&c.L2, "l2", c.L2, "L2 penalty")
 	f.Float64Var(&c.ProximalMu, "proximal-mu", 0, "FedProx μ (strategy fedprox)")
+	f.StringVar(&c.Secure, "secure", c.Secure, "how site results are summed: none, or he (threshold homomorphic encryption: the coordinator sees only sums)")
+	f.IntVar(&c.Threshold, "threshold", 0, "with --secure he: sites needed to decrypt a sum (default: a majority)")
 	f.StringVar(&o.Out, "out", "", "directory for metrics.csv, metrics.json, metrics.png, result.json and the SQLite state")
 	f.StringVar(&o.Output, "output", "text", "text or json (one JSON object on stdout)")
 	return cmd

@@ -23,6 +23,11 @@ type TaskConfig struct {
 	ProximalMu   float64   // FedProx μ (0 = off)
 	Seed         uint64    // per-site, per-round training seed
 	Moments      []float64 // federated feature moments (3·Features) for standardisation; nil = none
+	// Secure aggregation: results are sealed for key epoch SecAggEpoch and
+	// secure-sum round SecAggRound instead of sent in the clear.
+	Secure      bool
+	SecAggEpoch uint64
+	SecAggRound uint64
 }
 
 // Keys of Task.config.
@@ -39,6 +44,9 @@ const (
 	keyProx      = "proximal_mu"
 	keySeed      = "seed"
 	keyMoments   = "feature_moments"
+	keySecure    = "secure"
+	keySecEpoch  = "secagg_epoch"
+	keySecRound  = "secagg_round"
 )
 
 // Encode returns the string map sent in Task.config.
@@ -65,6 +73,11 @@ func (c TaskConfig) Encode() map[string]string {
 	if c.Moments != nil {
 		b, _ := json.Marshal(c.Moments) // []float64 of finite values always marshals
 		m[keyMoments] = string(b)
+	}
+	if c.Secure {
+		m[keySecure] = "he"
+		m[keySecEpoch] = strconv.FormatUint(c.SecAggEpoch, 10)
+		m[keySecRound] = strconv.FormatUint(c.SecAggRound, 10)
 	}
 	return m
 }
@@ -124,6 +137,19 @@ func DecodeTaskConfig(m map[string]string) (TaskConfig, error) {
 		if len(c.Moments) != 3*c.Features {
 			return TaskConfig{}, fmt.Errorf("protocol: task config %q has %d values, want 3×features = %d", keyMoments, len(c.Moments), 3*c.Features)
 		}
+	}
+	switch m[keySecure] {
+	case "", "none":
+	case "he":
+		c.Secure = true
+		if c.SecAggEpoch, err = strconv.ParseUint(m[keySecEpoch], 10, 64); err != nil {
+			return TaskConfig{}, fmt.Errorf("protocol: task config %q = %q is not an unsigned integer", keySecEpoch, m[keySecEpoch])
+		}
+		if c.SecAggRound, err = strconv.ParseUint(m[keySecRound], 10, 64); err != nil {
+			return TaskConfig{}, fmt.Errorf("protocol: task config %q = %q is not an unsigned integer", keySecRound, m[keySecRound])
+		}
+	default:
+		return TaskConfig{}, fmt.Errorf("protocol: task config %q = %q: want none or he", keySecure, m[keySecure])
 	}
 	if c.Model == "" {
 		return TaskConfig{}, fmt.Errorf("protocol: task config %q is missing", keyModel)

@@ -11,7 +11,7 @@ import (
 func TestTaskConfigRoundTrip(t *testing.T) {
 	in := TaskConfig{Model: "mlp", Hidden: []int{16, 8}, Classes: 3, Features: 2, Epochs: 2, BatchSize: 16,
 		LearningRate: 0.05, Optimizer: "adam", L2: 1e-4, ProximalMu: 0.01, Seed: 1<<63 + 5,
-		Moments: []float64{10, 10, 1, 2, 3, 4.5}}
+		Moments: []float64{10, 10, 1, 2, 3, 4.5}, Secure: true, SecAggEpoch: 1, SecAggRound: 1<<40 + 3}
 	got, err := DecodeTaskConfig(in.Encode())
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +30,7 @@ func TestDecodeTaskConfigErrors(t *testing.T) {
 		{"feature_moments", "[1,2]", "has 2 values, want 3×features = 3"},
 		{"seed", "-1", `"seed"`},
 		{"model", "", `"model" is missing`},
+		{"secure", "rot13", `want none or he`},
 	}
 	for _, c := range cases {
 		m := map[string]string{}

@@ -32,6 +32,9 @@ type Config struct {
 	L2           float64 `json:"l2"`
 	ProximalMu   float64 `json:"proximal_mu,omitempty"`
 
+	Secure    string `json:"secure"`              // none or he
+	Threshold int    `json:"threshold,omitempty"` // t of t-of-n decryption (he); 0 = majority
+
 	TestFraction float64 `json:"test_fraction"` // global held-out test set
 	EvalFraction float64 `json:"eval_fraction"` // each site's local held-out share
 }
@@ -42,7 +45,7 @@ func DefaultConfig() Config {
 		Dataset: "hmda", Clients: 5, Rounds: 20, Partition: "dirichlet:0.5", Model: "logreg",
 		Strategy: "fedavg", Seed: 1, Transport: "inproc", FractionFit: 1, MinClients: 2,
 		LocalEpochs: 1, BatchSize: 32, LearningRate: 0.1, Optimizer: "sgd",
-		TestFraction: 0.2, EvalFraction: 0.2,
+		TestFraction: 0.2, EvalFraction: 0.2, Secure: "none",
 	}
 }
 
@@ -71,6 +74,11 @@ func (c Config) Validate() error {
 	case "inproc", "grpc":
 	default:
 		bad("--transport %q is unknown (want inproc or grpc)", c.Transport)
+	}
+	switch c.Secure {
+	case "none", "he":
+	default:
+		bad("--secure %q is unknown (want none or he)", c.Secure)
 	}
 	if !(c.TestFraction > 0 && c.TestFraction < 1) {
 		bad("test fraction %v outside (0, 1)", c.TestFraction)

@@ -2,37 +2,83 @@ package sim
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
 	"runtime"
 	"sort"
+	"time"
 
 	"github.com/cohortfl/cohort/client"
 	"github.com/cohortfl/cohort/coordinator"
+	"github.com/cohortfl/cohort/internal/pki"
 )
 
 // inproc is a coordinator.Dispatcher that runs sites in this process: a task
-// becomes a call on the site's Trainer on a bounded worker pool, and the result
-// goes through the engine's BeginResult/Submit* path exactly as a gRPC upload
-// would (minus the wire encoding).
+// becomes a call on the site's client.Executor (the same code a gRPC site
+// runs) on a bounded worker pool, and the result goes through the engine's
+// BeginResult/Submit* path exactly as a gRPC upload would, minus the wire.
 type inproc struct {
-	ctx      context.Context
-	engine   *coordinator.Engine
-	names    []string
-	trainers map[string]*client.ModelTrainer
-	sem      chan struct{}
+	ctx    context.Context
+	engine *coordinator.Engine
+	names  []string
+	execs  map[string]*client.Executor
+	sem    chan struct{}
 }
 
-func newInproc(ctx context.Context, sites []site) (*inproc, error) {
-	d := &inproc{ctx: ctx, trainers: map[string]*client.ModelTrainer{}, sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
+func newInproc(ctx context.Context, sites []site, secure bool) (*inproc, error) {
+	d := &inproc{ctx: ctx, execs: map[string]*client.Executor{}, sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	var ca *pki.CA
+	var roots *x509.CertPool
+	if secure {
+		// Secure aggregation binds each site's keys to its certificate: issue
+		// in-memory certificates from a throwaway CA.
+		var err error
+		if ca, err = pki.NewCA("cohort-sim-ca", 24*time.Hour); err != nil {
+			return nil, err
+		}
+		roots = x509.NewCertPool()
+		roots.AddCert(ca.Certificate())
+	}
 	for _, s := range sites {
 		tr, err := client.NewModelTrainer(s.train, s.eval)
 		if err != nil {
 			return nil, err
 		}
-		d.trainers[s.name] = tr
+		var creds client.Credentials
+		if secure {
+			if creds, err = simCredentials(ca, s.name); err != nil {
+				return nil, err
+			}
+			creds.Roots = roots
+		}
+		d.execs[s.name] = client.NewExecutor(s.name, tr, creds)
 		d.names = append(d.names, s.name)
 	}
 	sort.Strings(d.names)
 	return d, nil
+}
+
+func simCredentials(ca *pki.CA, name string) (client.Credentials, error) {
+	certPEM, keyPEM, err := ca.Issue(name, pki.Client, nil, nil, 24*time.Hour)
+	if err != nil {
+		return client.Credentials{}, err
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return client.Credentials{}, fmt.Errorf("simulate: issued certificate for %q does not decode", name)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		return client.Credentials{}, err
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return client.Credentials{}, fmt.Errorf("simulate: key of %q cannot sign", name)
+	}
+	return client.Credentials{Signer: signer, Certificate: cb.Bytes}, nil
 }
 
 func (d *inproc) Connected() []string { return d.names }
@@ -54,51 +100,24 @@ func (d *inproc) Dispatch(name string, t coordinator.Task) error {
 }
 
 func (d *inproc) run(name string, t coordinator.Task) {
-	tr, e := d.trainers[name], d.engine
+	e := d.engine
+	res, err := d.execs[name].Execute(d.ctx, client.Task{RunID: t.RunID, Round: t.Round, Kind: t.Phase.Kind(), Config: t.Config},
+		func() ([]float64, error) { return e.Params(d.ctx, t.RunID, t.ModelVersion) },
+		func() ([]byte, error) { return e.Blob(t.RunID, t.Blob) })
 	up := coordinator.Upload{RunID: t.RunID, Round: t.Round, Phase: t.Phase, Nonce: t.Nonce}
-	fail := func(err error) { e.AbortResult(name, err.Error()) }
-	switch t.Phase {
-	case coordinator.PhaseStatistics:
-		v, err := tr.Statistics(d.ctx)
-		if _, berr := e.BeginResult(name, up); berr != nil {
-			return
-		}
-		if err != nil {
-			fail(err)
-			return
-		}
-		_ = e.SubmitStatistics(name, v)
-	case coordinator.PhaseFit:
-		global, err := e.Params(d.ctx, t.RunID, t.ModelVersion)
-		if err != nil {
-			return
-		}
-		res, err := tr.Fit(d.ctx, client.FitTask{RunID: t.RunID, Round: t.Round, Global: global, Config: t.Config})
-		var delta []float64
-		if err == nil {
-			delta, err = client.Delta(res.Params, global)
-		}
-		if _, berr := e.BeginResult(name, up); berr != nil {
-			return
-		}
-		if err != nil {
-			fail(err)
-			return
-		}
-		_ = e.SubmitFit(name, coordinator.FitResult{NumExamples: res.NumExamples, Delta: delta, Metrics: res.Metrics})
-	case coordinator.PhaseEvaluate:
-		params, err := e.Params(d.ctx, t.RunID, t.ModelVersion)
-		if err != nil {
-			return
-		}
-		c, err := tr.Evaluate(d.ctx, client.EvalTask{RunID: t.RunID, Round: t.Round, Params: params, Config: t.Config})
-		if _, berr := e.BeginResult(name, up); berr != nil {
-			return
-		}
-		if err != nil {
-			fail(err)
-			return
-		}
-		_ = e.SubmitEvaluation(name, c)
+	if _, berr := e.BeginResult(name, up); berr != nil {
+		return
+	}
+	switch {
+	case err != nil:
+		e.AbortResult(name, err.Error())
+	case res.Sealed != nil:
+		_ = e.SubmitSealed(name, res.Sealed)
+	case res.Counts != nil:
+		_ = e.SubmitEvaluation(name, *res.Counts)
+	case t.Phase == coordinator.PhaseStatistics:
+		_ = e.SubmitStatistics(name, res.Floats)
+	default:
+		_ = e.SubmitFit(name, coordinator.FitResult{NumExamples: res.NumExamples, Delta: res.Floats, Metrics: res.Metrics})
 	}
 }

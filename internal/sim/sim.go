@@ -87,7 +87,7 @@ func Run(ctx context.Context, c Config, o Options) (Result, error) {
 	var final []float64
 	switch c.Transport {
 	case "inproc":
-		d, err := newInproc(ctx, p.sites)
+		d, err := newInproc(ctx, p.sites, c.Secure == coordinator.SecureHE)
 		if err != nil {
 			return Result{}, err
 		}
@@ -138,6 +138,13 @@ func runConfig(c Config, sites int, timeout time.Duration) coordinator.RunConfig
 	rc.RoundTimeout = coordinator.Duration(timeout)
 	rc.WaitForClients = coordinator.Duration(30 * time.Second)
 	rc.Standardize = true
+	rc.Secure = c.Secure
+	if c.Secure == coordinator.SecureHE {
+		rc.Threshold = c.Threshold
+		if rc.Threshold == 0 {
+			rc.Threshold = max(2, (sites+1)/2) // a majority of sites must cooperate to decrypt
+		}
+	}
 	return rc
 }
 

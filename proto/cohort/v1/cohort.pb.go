@@ -41,6 +41,14 @@ const (
 	TaskKind_TASK_KIND_STATISTICS TaskKind = 3
 	// The run has finished; the site may disconnect.
 	TaskKind_TASK_KIND_DONE TaskKind = 4
+	// Secure aggregation key ceremony, step 1: publish this site's identity keys.
+	TaskKind_TASK_KIND_KEYGEN_REGISTER TaskKind = 5
+	// Step 2: given the roster (blob), return a public-key share and sealed Shamir shares.
+	TaskKind_TASK_KIND_KEYGEN_SHARES TaskKind = 6
+	// Step 3: given the collective key material (blob), finish the ceremony.
+	TaskKind_TASK_KIND_KEYGEN_FINISH TaskKind = 7
+	// Threshold decryption: given a decrypt request (blob), return a decryption share.
+	TaskKind_TASK_KIND_DECRYPT TaskKind = 8
 )
 
 // Enum value maps for TaskKind.
@@ -51,13 +59,21 @@ var (
 		2: "TASK_KIND_EVALUATE",
 		3: "TASK_KIND_STATISTICS",
 		4: "TASK_KIND_DONE",
+		5: "TASK_KIND_KEYGEN_REGISTER",
+		6: "TASK_KIND_KEYGEN_SHARES",
+		7: "TASK_KIND_KEYGEN_FINISH",
+		8: "TASK_KIND_DECRYPT",
 	}
 	TaskKind_value = map[string]int32{
-		"TASK_KIND_UNSPECIFIED": 0,
-		"TASK_KIND_FIT":         1,
-		"TASK_KIND_EVALUATE":    2,
-		"TASK_KIND_STATISTICS":  3,
-		"TASK_KIND_DONE":        4,
+		"TASK_KIND_UNSPECIFIED":     0,
+		"TASK_KIND_FIT":             1,
+		"TASK_KIND_EVALUATE":        2,
+		"TASK_KIND_STATISTICS":      3,
+		"TASK_KIND_DONE":            4,
+		"TASK_KIND_KEYGEN_REGISTER": 5,
+		"TASK_KIND_KEYGEN_SHARES":   6,
+		"TASK_KIND_KEYGEN_FINISH":   7,
+		"TASK_KIND_DECRYPT":         8,
 	}
 )
 
@@ -156,7 +172,13 @@ type Task struct {
 	// Unix milliseconds after which the coordinator rejects the result.
 	DeadlineUnixMs int64 `protobuf:"varint,7,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"`
 	// Task configuration: learner, local epochs, learning rate, proximal term, ...
-	Config        map[string]string `protobuf:"bytes,8,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Config map[string]string `protobuf:"bytes,8,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Name and size of a payload the site downloads with DownloadModel(blob)
+	// before executing the task (key-ceremony material, decrypt requests).
+	Blob      string `protobuf:"bytes,9,opt,name=blob,proto3" json:"blob,omitempty"`
+	BlobBytes int64  `protobuf:"varint,10,opt,name=blob_bytes,json=blobBytes,proto3" json:"blob_bytes,omitempty"`
+	// Secure aggregation: "none" or "he".
+	Secure        string `protobuf:"bytes,11,opt,name=secure,proto3" json:"secure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -247,10 +269,34 @@ func (x *Task) GetConfig() map[string]string {
 	return nil
 }
 
+func (x *Task) GetBlob() string {
+	if x != nil {
+		return x.Blob
+	}
+	return ""
+}
+
+func (x *Task) GetBlobBytes() int64 {
+	if x != nil {
+		return x.BlobBytes
+	}
+	return 0
+}
+
+func (x *Task) GetSecure() string {
+	if x != nil {
+		return x.Secure
+	}
+	return ""
+}
+
 type DownloadModelRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
-	ModelVersion  uint64                 `protobuf:"varint,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	RunId        string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	ModelVersion uint64                 `protobuf:"varint,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	// If set, download this task payload instead of model parameters; chunks
+	// then carry raw bytes in ModelChunk.values, offset and total in bytes.
+	Blob          string `protobuf:"bytes,3,opt,name=blob,proto3" json:"blob,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -297,6 +343,13 @@ func (x *DownloadModelRequest) GetModelVersion() uint64 {
 		return x.ModelVersion
 	}
 	return 0
+}
+
+func (x *DownloadModelRequest) GetBlob() string {
+	if x != nil {
+		return x.Blob
+	}
+	return ""
 }
 
 type ModelChunk struct {
@@ -372,7 +425,9 @@ type UploadHeader struct {
 	// Length in bytes of the sealed contribution that follows.
 	PayloadBytes int64 `protobuf:"varint,5,opt,name=payload_bytes,json=payloadBytes,proto3" json:"payload_bytes,omitempty"`
 	// Training metrics (loss, ...), informational.
-	Metrics       map[string]float64 `protobuf:"bytes,6,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	Metrics map[string]float64 `protobuf:"bytes,6,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// The kind of task this result answers (SubmitSecAgg uses it).
+	Kind          TaskKind `protobuf:"varint,7,opt,name=kind,proto3,enum=cohort.v1.TaskKind" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -447,6 +502,13 @@ func (x *UploadHeader) GetMetrics() map[string]float64 {
 		return x.Metrics
 	}
 	return nil
+}
+
+func (x *UploadHeader) GetKind() TaskKind {
+	if x != nil {
+		return x.Kind
+	}
+	return TaskKind_TASK_KIND_UNSPECIFIED
 }
 
 type UploadChunk struct {
@@ -1166,6 +1228,987 @@ func (x *ListSitesResponse) GetSites() []*SiteInfo {
 	return nil
 }
 
+// SecAggIdentity binds a site's per-run identity keys to its certificate: the
+// site signs (run, epoch, kem_public, verify_public) with the private key of
+// its TLS client certificate, so other sites can check the binding against
+// the consortium CA without trusting the coordinator.
+type SecAggIdentity struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	KemPublic        []byte                 `protobuf:"bytes,1,opt,name=kem_public,json=kemPublic,proto3" json:"kem_public,omitempty"`
+	VerifyPublic     []byte                 `protobuf:"bytes,2,opt,name=verify_public,json=verifyPublic,proto3" json:"verify_public,omitempty"`
+	Certificate      []byte                 `protobuf:"bytes,3,opt,name=certificate,proto3" json:"certificate,omitempty"` // DER
+	BindingSignature []byte                 `protobuf:"bytes,4,opt,name=binding_signature,json=bindingSignature,proto3" json:"binding_signature,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SecAggIdentity) Reset() {
+	*x = SecAggIdentity{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggIdentity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggIdentity) ProtoMessage() {}
+
+func (x *SecAggIdentity) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggIdentity.ProtoReflect.Descriptor instead.
+func (*SecAggIdentity) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SecAggIdentity) GetKemPublic() []byte {
+	if x != nil {
+		return x.KemPublic
+	}
+	return nil
+}
+
+func (x *SecAggIdentity) GetVerifyPublic() []byte {
+	if x != nil {
+		return x.VerifyPublic
+	}
+	return nil
+}
+
+func (x *SecAggIdentity) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *SecAggIdentity) GetBindingSignature() []byte {
+	if x != nil {
+		return x.BindingSignature
+	}
+	return nil
+}
+
+type SecAggMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Identity      *SecAggIdentity        `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggMember) Reset() {
+	*x = SecAggMember{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggMember) ProtoMessage() {}
+
+func (x *SecAggMember) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggMember.ProtoReflect.Descriptor instead.
+func (*SecAggMember) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SecAggMember) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SecAggMember) GetIdentity() *SecAggIdentity {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
+type SecAggRoster struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	RunId      string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Epoch      uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Members    []*SecAggMember        `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	Threshold  int32                  `protobuf:"varint,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	MinClients int32                  `protobuf:"varint,5,opt,name=min_clients,json=minClients,proto3" json:"min_clients,omitempty"`
+	// JSON-encoded parameter literals for model updates and for statistics.
+	ParamsJson    string `protobuf:"bytes,6,opt,name=params_json,json=paramsJson,proto3" json:"params_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggRoster) Reset() {
+	*x = SecAggRoster{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggRoster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggRoster) ProtoMessage() {}
+
+func (x *SecAggRoster) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggRoster.ProtoReflect.Descriptor instead.
+func (*SecAggRoster) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SecAggRoster) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *SecAggRoster) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SecAggRoster) GetMembers() []*SecAggMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *SecAggRoster) GetThreshold() int32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *SecAggRoster) GetMinClients() int32 {
+	if x != nil {
+		return x.MinClients
+	}
+	return 0
+}
+
+func (x *SecAggRoster) GetParamsJson() string {
+	if x != nil {
+		return x.ParamsJson
+	}
+	return ""
+}
+
+type SecAggPublicKeyShare struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	From          string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	Share         []byte                 `protobuf:"bytes,4,opt,name=share,proto3" json:"share,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggPublicKeyShare) Reset() {
+	*x = SecAggPublicKeyShare{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggPublicKeyShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggPublicKeyShare) ProtoMessage() {}
+
+func (x *SecAggPublicKeyShare) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggPublicKeyShare.ProtoReflect.Descriptor instead.
+func (*SecAggPublicKeyShare) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SecAggPublicKeyShare) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *SecAggPublicKeyShare) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SecAggPublicKeyShare) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *SecAggPublicKeyShare) GetShare() []byte {
+	if x != nil {
+		return x.Share
+	}
+	return nil
+}
+
+func (x *SecAggPublicKeyShare) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+type SecAggEnvelope struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	From          string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,4,opt,name=to,proto3" json:"to,omitempty"`
+	Ciphertext    []byte                 `protobuf:"bytes,5,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggEnvelope) Reset() {
+	*x = SecAggEnvelope{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggEnvelope) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggEnvelope) ProtoMessage() {}
+
+func (x *SecAggEnvelope) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggEnvelope.ProtoReflect.Descriptor instead.
+func (*SecAggEnvelope) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SecAggEnvelope) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *SecAggEnvelope) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SecAggEnvelope) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *SecAggEnvelope) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *SecAggEnvelope) GetCiphertext() []byte {
+	if x != nil {
+		return x.Ciphertext
+	}
+	return nil
+}
+
+type SecAggContribution struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Round         uint64                 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
+	From          string                 `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	Dim           int64                  `protobuf:"varint,5,opt,name=dim,proto3" json:"dim,omitempty"`
+	Nonce         []byte                 `protobuf:"bytes,6,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Ciphertexts   [][]byte               `protobuf:"bytes,7,rep,name=ciphertexts,proto3" json:"ciphertexts,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,8,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggContribution) Reset() {
+	*x = SecAggContribution{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggContribution) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggContribution) ProtoMessage() {}
+
+func (x *SecAggContribution) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggContribution.ProtoReflect.Descriptor instead.
+func (*SecAggContribution) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SecAggContribution) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *SecAggContribution) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SecAggContribution) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *SecAggContribution) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *SecAggContribution) GetDim() int64 {
+	if x != nil {
+		return x.Dim
+	}
+	return 0
+}
+
+func (x *SecAggContribution) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+func (x *SecAggContribution) GetCiphertexts() [][]byte {
+	if x != nil {
+		return x.Ciphertexts
+	}
+	return nil
+}
+
+func (x *SecAggContribution) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+type SecAggDecryptRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Round         uint64                 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
+	Dim           int64                  `protobuf:"varint,4,opt,name=dim,proto3" json:"dim,omitempty"`
+	Active        []int32                `protobuf:"varint,5,rep,packed,name=active,proto3" json:"active,omitempty"`
+	Aggregate     [][]byte               `protobuf:"bytes,6,rep,name=aggregate,proto3" json:"aggregate,omitempty"`
+	Contributions []*SecAggContribution  `protobuf:"bytes,7,rep,name=contributions,proto3" json:"contributions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggDecryptRequest) Reset() {
+	*x = SecAggDecryptRequest{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggDecryptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggDecryptRequest) ProtoMessage() {}
+
+func (x *SecAggDecryptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggDecryptRequest.ProtoReflect.Descriptor instead.
+func (*SecAggDecryptRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SecAggDecryptRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *SecAggDecryptRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SecAggDecryptRequest) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *SecAggDecryptRequest) GetDim() int64 {
+	if x != nil {
+		return x.Dim
+	}
+	return 0
+}
+
+func (x *SecAggDecryptRequest) GetActive() []int32 {
+	if x != nil {
+		return x.Active
+	}
+	return nil
+}
+
+func (x *SecAggDecryptRequest) GetAggregate() [][]byte {
+	if x != nil {
+		return x.Aggregate
+	}
+	return nil
+}
+
+func (x *SecAggDecryptRequest) GetContributions() []*SecAggContribution {
+	if x != nil {
+		return x.Contributions
+	}
+	return nil
+}
+
+type SecAggDecryptionShare struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RunId           string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Epoch           uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Round           uint64                 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
+	From            string                 `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	AggregateDigest []byte                 `protobuf:"bytes,5,opt,name=aggregate_digest,json=aggregateDigest,proto3" json:"aggregate_digest,omitempty"`
+	Shares          [][]byte               `protobuf:"bytes,6,rep,name=shares,proto3" json:"shares,omitempty"`
+	Signature       []byte                 `protobuf:"bytes,7,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SecAggDecryptionShare) Reset() {
+	*x = SecAggDecryptionShare{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggDecryptionShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggDecryptionShare) ProtoMessage() {}
+
+func (x *SecAggDecryptionShare) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggDecryptionShare.ProtoReflect.Descriptor instead.
+func (*SecAggDecryptionShare) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SecAggDecryptionShare) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *SecAggDecryptionShare) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SecAggDecryptionShare) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *SecAggDecryptionShare) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *SecAggDecryptionShare) GetAggregateDigest() []byte {
+	if x != nil {
+		return x.AggregateDigest
+	}
+	return nil
+}
+
+func (x *SecAggDecryptionShare) GetShares() [][]byte {
+	if x != nil {
+		return x.Shares
+	}
+	return nil
+}
+
+func (x *SecAggDecryptionShare) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// SecAggMessage is the payload of SubmitSecAgg uploads and of key-ceremony
+// and decrypt task blobs.
+type SecAggMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*SecAggMessage_Identity
+	//	*SecAggMessage_Roster
+	//	*SecAggMessage_Shares
+	//	*SecAggMessage_Finish
+	//	*SecAggMessage_DecryptRequest
+	//	*SecAggMessage_DecryptionShare
+	//	*SecAggMessage_Contribution
+	//	*SecAggMessage_Ack
+	Msg           isSecAggMessage_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecAggMessage) Reset() {
+	*x = SecAggMessage{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggMessage) ProtoMessage() {}
+
+func (x *SecAggMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggMessage.ProtoReflect.Descriptor instead.
+func (*SecAggMessage) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SecAggMessage) GetMsg() isSecAggMessage_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *SecAggMessage) GetIdentity() *SecAggIdentity {
+	if x != nil {
+		if x, ok := x.Msg.(*SecAggMessage_Identity); ok {
+			return x.Identity
+		}
+	}
+	return nil
+}
+
+func (x *SecAggMessage) GetRoster() *SecAggRoster {
+	if x != nil {
+		if x, ok := x.Msg.(*SecAggMessage_Roster); ok {
+			return x.Roster
+		}
+	}
+	return nil
+}
+
+func (x *SecAggMessage) GetShares() *SecAggSharesMsg {
+	if x != nil {
+		if x, ok := x.Msg.(*SecAggMessage_Shares); ok {
+			return x.Shares
+		}
+	}
+	return nil
+}
+
+func (x *SecAggMessage) GetFinish() *SecAggFinishMsg {
+	if x != nil {
+		if x, ok := x.Msg.(*SecAggMessage_Finish); ok {
+			return x.Finish
+		}
+	}
+	return nil
+}
+
+func (x *SecAggMessage) GetDecryptRequest() *SecAggDecryptRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*SecAggMessage_DecryptRequest); ok {
+			return x.DecryptRequest
+		}
+	}
+	return nil
+}
+
+func (x *SecAggMessage) GetDecryptionShare() *SecAggDecryptionShare {
+	if x != nil {
+		if x, ok := x.Msg.(*SecAggMessage_DecryptionShare); ok {
+			return x.DecryptionShare
+		}
+	}
+	return nil
+}
+
+func (x *SecAggMessage) GetContribution() *SecAggContribution {
+	if x != nil {
+		if x, ok := x.Msg.(*SecAggMessage_Contribution); ok {
+			return x.Contribution
+		}
+	}
+	return nil
+}
+
+func (x *SecAggMessage) GetAck() *SecAggAck {
+	if x != nil {
+		if x, ok := x.Msg.(*SecAggMessage_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+type isSecAggMessage_Msg interface {
+	isSecAggMessage_Msg()
+}
+
+type SecAggMessage_Identity struct {
+	Identity *SecAggIdentity `protobuf:"bytes,1,opt,name=identity,proto3,oneof"` // site → coordinator (register)
+}
+
+type SecAggMessage_Roster struct {
+	Roster *SecAggRoster `protobuf:"bytes,2,opt,name=roster,proto3,oneof"` // coordinator → site (shares task)
+}
+
+type SecAggMessage_Shares struct {
+	Shares *SecAggSharesMsg `protobuf:"bytes,3,opt,name=shares,proto3,oneof"` // site → coordinator
+}
+
+type SecAggMessage_Finish struct {
+	Finish *SecAggFinishMsg `protobuf:"bytes,4,opt,name=finish,proto3,oneof"` // coordinator → site
+}
+
+type SecAggMessage_DecryptRequest struct {
+	DecryptRequest *SecAggDecryptRequest `protobuf:"bytes,5,opt,name=decrypt_request,json=decryptRequest,proto3,oneof"` // coordinator → site
+}
+
+type SecAggMessage_DecryptionShare struct {
+	DecryptionShare *SecAggDecryptionShare `protobuf:"bytes,6,opt,name=decryption_share,json=decryptionShare,proto3,oneof"` // site → coordinator
+}
+
+type SecAggMessage_Contribution struct {
+	Contribution *SecAggContribution `protobuf:"bytes,7,opt,name=contribution,proto3,oneof"` // site → coordinator (fit, statistics)
+}
+
+type SecAggMessage_Ack struct {
+	Ack *SecAggAck `protobuf:"bytes,8,opt,name=ack,proto3,oneof"` // site → coordinator (finish)
+}
+
+func (*SecAggMessage_Identity) isSecAggMessage_Msg() {}
+
+func (*SecAggMessage_Roster) isSecAggMessage_Msg() {}
+
+func (*SecAggMessage_Shares) isSecAggMessage_Msg() {}
+
+func (*SecAggMessage_Finish) isSecAggMessage_Msg() {}
+
+func (*SecAggMessage_DecryptRequest) isSecAggMessage_Msg() {}
+
+func (*SecAggMessage_DecryptionShare) isSecAggMessage_Msg() {}
+
+func (*SecAggMessage_Contribution) isSecAggMessage_Msg() {}
+
+func (*SecAggMessage_Ack) isSecAggMessage_Msg() {}
+
+type SecAggSharesMsg struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	PublicKeyShare *SecAggPublicKeyShare  `protobuf:"bytes,1,opt,name=public_key_share,json=publicKeyShare,proto3" json:"public_key_share,omitempty"`
+	Envelopes      []*SecAggEnvelope      `protobuf:"bytes,2,rep,name=envelopes,proto3" json:"envelopes,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SecAggSharesMsg) Reset() {
+	*x = SecAggSharesMsg{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggSharesMsg) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggSharesMsg) ProtoMessage() {}
+
+func (x *SecAggSharesMsg) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggSharesMsg.ProtoReflect.Descriptor instead.
+func (*SecAggSharesMsg) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SecAggSharesMsg) GetPublicKeyShare() *SecAggPublicKeyShare {
+	if x != nil {
+		return x.PublicKeyShare
+	}
+	return nil
+}
+
+func (x *SecAggSharesMsg) GetEnvelopes() []*SecAggEnvelope {
+	if x != nil {
+		return x.Envelopes
+	}
+	return nil
+}
+
+type SecAggFinishMsg struct {
+	state           protoimpl.MessageState  `protogen:"open.v1"`
+	PublicKey       []byte                  `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	PublicKeyShares []*SecAggPublicKeyShare `protobuf:"bytes,2,rep,name=public_key_shares,json=publicKeyShares,proto3" json:"public_key_shares,omitempty"`
+	Envelopes       []*SecAggEnvelope       `protobuf:"bytes,3,rep,name=envelopes,proto3" json:"envelopes,omitempty"` // those addressed to the receiving site
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SecAggFinishMsg) Reset() {
+	*x = SecAggFinishMsg{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggFinishMsg) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggFinishMsg) ProtoMessage() {}
+
+func (x *SecAggFinishMsg) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggFinishMsg.ProtoReflect.Descriptor instead.
+func (*SecAggFinishMsg) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SecAggFinishMsg) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *SecAggFinishMsg) GetPublicKeyShares() []*SecAggPublicKeyShare {
+	if x != nil {
+		return x.PublicKeyShares
+	}
+	return nil
+}
+
+func (x *SecAggFinishMsg) GetEnvelopes() []*SecAggEnvelope {
+	if x != nil {
+		return x.Envelopes
+	}
+	return nil
+}
+
+type SecAggAck struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ThresholdReady bool                   `protobuf:"varint,1,opt,name=threshold_ready,json=thresholdReady,proto3" json:"threshold_ready,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SecAggAck) Reset() {
+	*x = SecAggAck{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecAggAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecAggAck) ProtoMessage() {}
+
+func (x *SecAggAck) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecAggAck.ProtoReflect.Descriptor instead.
+func (*SecAggAck) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SecAggAck) GetThresholdReady() bool {
+	if x != nil {
+		return x.ThresholdReady
+	}
+	return false
+}
+
 var File_cohort_v1_cohort_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_cohort_proto_rawDesc = "" +
@@ -1173,7 +2216,7 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\x16cohort/v1/cohort.proto\x12\tcohort.v1\"Z\n" +
 	"\x0eConnectRequest\x12%\n" +
 	"\x0eclient_version\x18\x01 \x01(\tR\rclientVersion\x12!\n" +
-	"\fnum_examples\x18\x02 \x01(\x03R\vnumExamples\"\xd0\x02\n" +
+	"\fnum_examples\x18\x02 \x01(\x03R\vnumExamples\"\x9b\x03\n" +
 	"\x04Task\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x04R\x05round\x12'\n" +
@@ -1183,25 +2226,32 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\n" +
 	"num_params\x18\x06 \x01(\x03R\tnumParams\x12(\n" +
 	"\x10deadline_unix_ms\x18\a \x01(\x03R\x0edeadlineUnixMs\x123\n" +
-	"\x06config\x18\b \x03(\v2\x1b.cohort.v1.Task.ConfigEntryR\x06config\x1a9\n" +
+	"\x06config\x18\b \x03(\v2\x1b.cohort.v1.Task.ConfigEntryR\x06config\x12\x12\n" +
+	"\x04blob\x18\t \x01(\tR\x04blob\x12\x1d\n" +
+	"\n" +
+	"blob_bytes\x18\n" +
+	" \x01(\x03R\tblobBytes\x12\x16\n" +
+	"\x06secure\x18\v \x01(\tR\x06secure\x1a9\n" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"R\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"f\n" +
 	"\x14DownloadModelRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12#\n" +
-	"\rmodel_version\x18\x02 \x01(\x04R\fmodelVersion\"R\n" +
+	"\rmodel_version\x18\x02 \x01(\x04R\fmodelVersion\x12\x12\n" +
+	"\x04blob\x18\x03 \x01(\tR\x04blob\"R\n" +
 	"\n" +
 	"ModelChunk\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\x03R\x05total\x12\x16\n" +
-	"\x06values\x18\x03 \x01(\fR\x06values\"\x95\x02\n" +
+	"\x06values\x18\x03 \x01(\fR\x06values\"\xbe\x02\n" +
 	"\fUploadHeader\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x04R\x05round\x12\x14\n" +
 	"\x05nonce\x18\x03 \x01(\fR\x05nonce\x12!\n" +
 	"\fnum_examples\x18\x04 \x01(\x03R\vnumExamples\x12#\n" +
 	"\rpayload_bytes\x18\x05 \x01(\x03R\fpayloadBytes\x12>\n" +
-	"\ametrics\x18\x06 \x03(\v2$.cohort.v1.UploadHeader.MetricsEntryR\ametrics\x1a:\n" +
+	"\ametrics\x18\x06 \x03(\v2$.cohort.v1.UploadHeader.MetricsEntryR\ametrics\x12'\n" +
+	"\x04kind\x18\a \x01(\x0e2\x13.cohort.v1.TaskKindR\x04kind\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"]\n" +
@@ -1249,19 +2299,101 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\fnum_examples\x18\x03 \x01(\x03R\vnumExamples\x12)\n" +
 	"\x11last_seen_unix_ms\x18\x04 \x01(\x03R\x0elastSeenUnixMs\">\n" +
 	"\x11ListSitesResponse\x12)\n" +
-	"\x05sites\x18\x01 \x03(\v2\x13.cohort.v1.SiteInfoR\x05sites*~\n" +
+	"\x05sites\x18\x01 \x03(\v2\x13.cohort.v1.SiteInfoR\x05sites\"\xa3\x01\n" +
+	"\x0eSecAggIdentity\x12\x1d\n" +
+	"\n" +
+	"kem_public\x18\x01 \x01(\fR\tkemPublic\x12#\n" +
+	"\rverify_public\x18\x02 \x01(\fR\fverifyPublic\x12 \n" +
+	"\vcertificate\x18\x03 \x01(\fR\vcertificate\x12+\n" +
+	"\x11binding_signature\x18\x04 \x01(\fR\x10bindingSignature\"U\n" +
+	"\fSecAggMember\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
+	"\bidentity\x18\x02 \x01(\v2\x19.cohort.v1.SecAggIdentityR\bidentity\"\xce\x01\n" +
+	"\fSecAggRoster\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x121\n" +
+	"\amembers\x18\x03 \x03(\v2\x17.cohort.v1.SecAggMemberR\amembers\x12\x1c\n" +
+	"\tthreshold\x18\x04 \x01(\x05R\tthreshold\x12\x1f\n" +
+	"\vmin_clients\x18\x05 \x01(\x05R\n" +
+	"minClients\x12\x1f\n" +
+	"\vparams_json\x18\x06 \x01(\tR\n" +
+	"paramsJson\"\x8b\x01\n" +
+	"\x14SecAggPublicKeyShare\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\x12\x14\n" +
+	"\x05share\x18\x04 \x01(\fR\x05share\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\"\x81\x01\n" +
+	"\x0eSecAggEnvelope\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x04 \x01(\tR\x02to\x12\x1e\n" +
+	"\n" +
+	"ciphertext\x18\x05 \x01(\fR\n" +
+	"ciphertext\"\xd3\x01\n" +
+	"\x12SecAggContribution\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x14\n" +
+	"\x05round\x18\x03 \x01(\x04R\x05round\x12\x12\n" +
+	"\x04from\x18\x04 \x01(\tR\x04from\x12\x10\n" +
+	"\x03dim\x18\x05 \x01(\x03R\x03dim\x12\x14\n" +
+	"\x05nonce\x18\x06 \x01(\fR\x05nonce\x12 \n" +
+	"\vciphertexts\x18\a \x03(\fR\vciphertexts\x12\x1c\n" +
+	"\tsignature\x18\b \x01(\fR\tsignature\"\xe6\x01\n" +
+	"\x14SecAggDecryptRequest\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x14\n" +
+	"\x05round\x18\x03 \x01(\x04R\x05round\x12\x10\n" +
+	"\x03dim\x18\x04 \x01(\x03R\x03dim\x12\x16\n" +
+	"\x06active\x18\x05 \x03(\x05R\x06active\x12\x1c\n" +
+	"\taggregate\x18\x06 \x03(\fR\taggregate\x12C\n" +
+	"\rcontributions\x18\a \x03(\v2\x1d.cohort.v1.SecAggContributionR\rcontributions\"\xcf\x01\n" +
+	"\x15SecAggDecryptionShare\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x14\n" +
+	"\x05round\x18\x03 \x01(\x04R\x05round\x12\x12\n" +
+	"\x04from\x18\x04 \x01(\tR\x04from\x12)\n" +
+	"\x10aggregate_digest\x18\x05 \x01(\fR\x0faggregateDigest\x12\x16\n" +
+	"\x06shares\x18\x06 \x03(\fR\x06shares\x12\x1c\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\"\xf8\x03\n" +
+	"\rSecAggMessage\x127\n" +
+	"\bidentity\x18\x01 \x01(\v2\x19.cohort.v1.SecAggIdentityH\x00R\bidentity\x121\n" +
+	"\x06roster\x18\x02 \x01(\v2\x17.cohort.v1.SecAggRosterH\x00R\x06roster\x124\n" +
+	"\x06shares\x18\x03 \x01(\v2\x1a.cohort.v1.SecAggSharesMsgH\x00R\x06shares\x124\n" +
+	"\x06finish\x18\x04 \x01(\v2\x1a.cohort.v1.SecAggFinishMsgH\x00R\x06finish\x12J\n" +
+	"\x0fdecrypt_request\x18\x05 \x01(\v2\x1f.cohort.v1.SecAggDecryptRequestH\x00R\x0edecryptRequest\x12M\n" +
+	"\x10decryption_share\x18\x06 \x01(\v2 .cohort.v1.SecAggDecryptionShareH\x00R\x0fdecryptionShare\x12C\n" +
+	"\fcontribution\x18\a \x01(\v2\x1d.cohort.v1.SecAggContributionH\x00R\fcontribution\x12(\n" +
+	"\x03ack\x18\b \x01(\v2\x14.cohort.v1.SecAggAckH\x00R\x03ackB\x05\n" +
+	"\x03msg\"\x95\x01\n" +
+	"\x0fSecAggSharesMsg\x12I\n" +
+	"\x10public_key_share\x18\x01 \x01(\v2\x1f.cohort.v1.SecAggPublicKeyShareR\x0epublicKeyShare\x127\n" +
+	"\tenvelopes\x18\x02 \x03(\v2\x19.cohort.v1.SecAggEnvelopeR\tenvelopes\"\xb6\x01\n" +
+	"\x0fSecAggFinishMsg\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x01 \x01(\fR\tpublicKey\x12K\n" +
+	"\x11public_key_shares\x18\x02 \x03(\v2\x1f.cohort.v1.SecAggPublicKeyShareR\x0fpublicKeyShares\x127\n" +
+	"\tenvelopes\x18\x03 \x03(\v2\x19.cohort.v1.SecAggEnvelopeR\tenvelopes\"4\n" +
+	"\tSecAggAck\x12'\n" +
+	"\x0fthreshold_ready\x18\x01 \x01(\bR\x0ethresholdReady*\xee\x01\n" +
 	"\bTaskKind\x12\x19\n" +
 	"\x15TASK_KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rTASK_KIND_FIT\x10\x01\x12\x16\n" +
 	"\x12TASK_KIND_EVALUATE\x10\x02\x12\x18\n" +
 	"\x14TASK_KIND_STATISTICS\x10\x03\x12\x12\n" +
-	"\x0eTASK_KIND_DONE\x10\x042\xd6\x02\n" +
+	"\x0eTASK_KIND_DONE\x10\x04\x12\x1d\n" +
+	"\x19TASK_KIND_KEYGEN_REGISTER\x10\x05\x12\x1b\n" +
+	"\x17TASK_KIND_KEYGEN_SHARES\x10\x06\x12\x1b\n" +
+	"\x17TASK_KIND_KEYGEN_FINISH\x10\a\x12\x15\n" +
+	"\x11TASK_KIND_DECRYPT\x10\b2\x96\x03\n" +
 	"\vSiteService\x127\n" +
 	"\aConnect\x12\x19.cohort.v1.ConnectRequest\x1a\x0f.cohort.v1.Task0\x01\x12I\n" +
 	"\rDownloadModel\x12\x1f.cohort.v1.DownloadModelRequest\x1a\x15.cohort.v1.ModelChunk0\x01\x12>\n" +
 	"\fUploadUpdate\x12\x16.cohort.v1.UploadChunk\x1a\x14.cohort.v1.UploadAck(\x01\x12?\n" +
 	"\x10SubmitEvaluation\x12\x1b.cohort.v1.EvaluationResult\x1a\x0e.cohort.v1.Ack\x12B\n" +
-	"\x10SubmitStatistics\x12\x16.cohort.v1.UploadChunk\x1a\x14.cohort.v1.UploadAck(\x012\xcf\x02\n" +
+	"\x10SubmitStatistics\x12\x16.cohort.v1.UploadChunk\x1a\x14.cohort.v1.UploadAck(\x01\x12>\n" +
+	"\fSubmitSecAgg\x12\x16.cohort.v1.UploadChunk\x1a\x14.cohort.v1.UploadAck(\x012\xcf\x02\n" +
 	"\fAdminService\x12<\n" +
 	"\bStartRun\x12\x1a.cohort.v1.StartRunRequest\x1a\x14.cohort.v1.RunStatus\x128\n" +
 	"\x06GetRun\x12\x18.cohort.v1.GetRunRequest\x1a\x14.cohort.v1.RunStatus\x12C\n" +
@@ -1282,64 +2414,94 @@ func file_cohort_v1_cohort_proto_rawDescGZIP() []byte {
 }
 
 var file_cohort_v1_cohort_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cohort_v1_cohort_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_cohort_v1_cohort_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_cohort_v1_cohort_proto_goTypes = []any{
-	(TaskKind)(0),                // 0: cohort.v1.TaskKind
-	(*ConnectRequest)(nil),       // 1: cohort.v1.ConnectRequest
-	(*Task)(nil),                 // 2: cohort.v1.Task
-	(*DownloadModelRequest)(nil), // 3: cohort.v1.DownloadModelRequest
-	(*ModelChunk)(nil),           // 4: cohort.v1.ModelChunk
-	(*UploadHeader)(nil),         // 5: cohort.v1.UploadHeader
-	(*UploadChunk)(nil),          // 6: cohort.v1.UploadChunk
-	(*UploadAck)(nil),            // 7: cohort.v1.UploadAck
-	(*EvaluationResult)(nil),     // 8: cohort.v1.EvaluationResult
-	(*Ack)(nil),                  // 9: cohort.v1.Ack
-	(*StartRunRequest)(nil),      // 10: cohort.v1.StartRunRequest
-	(*GetRunRequest)(nil),        // 11: cohort.v1.GetRunRequest
-	(*StopRunRequest)(nil),       // 12: cohort.v1.StopRunRequest
-	(*ListRunsRequest)(nil),      // 13: cohort.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),     // 14: cohort.v1.ListRunsResponse
-	(*RunStatus)(nil),            // 15: cohort.v1.RunStatus
-	(*ListSitesRequest)(nil),     // 16: cohort.v1.ListSitesRequest
-	(*SiteInfo)(nil),             // 17: cohort.v1.SiteInfo
-	(*ListSitesResponse)(nil),    // 18: cohort.v1.ListSitesResponse
-	nil,                          // 19: cohort.v1.Task.ConfigEntry
-	nil,                          // 20: cohort.v1.UploadHeader.MetricsEntry
-	nil,                          // 21: cohort.v1.RunStatus.LastMetricsEntry
+	(TaskKind)(0),                 // 0: cohort.v1.TaskKind
+	(*ConnectRequest)(nil),        // 1: cohort.v1.ConnectRequest
+	(*Task)(nil),                  // 2: cohort.v1.Task
+	(*DownloadModelRequest)(nil),  // 3: cohort.v1.DownloadModelRequest
+	(*ModelChunk)(nil),            // 4: cohort.v1.ModelChunk
+	(*UploadHeader)(nil),          // 5: cohort.v1.UploadHeader
+	(*UploadChunk)(nil),           // 6: cohort.v1.UploadChunk
+	(*UploadAck)(nil),             // 7: cohort.v1.UploadAck
+	(*EvaluationResult)(nil),      // 8: cohort.v1.EvaluationResult
+	(*Ack)(nil),                   // 9: cohort.v1.Ack
+	(*StartRunRequest)(nil),       // 10: cohort.v1.StartRunRequest
+	(*GetRunRequest)(nil),         // 11: cohort.v1.GetRunRequest
+	(*StopRunRequest)(nil),        // 12: cohort.v1.StopRunRequest
+	(*ListRunsRequest)(nil),       // 13: cohort.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),      // 14: cohort.v1.ListRunsResponse
+	(*RunStatus)(nil),             // 15: cohort.v1.RunStatus
+	(*ListSitesRequest)(nil),      // 16: cohort.v1.ListSitesRequest
+	(*SiteInfo)(nil),              // 17: cohort.v1.SiteInfo
+	(*ListSitesResponse)(nil),     // 18: cohort.v1.ListSitesResponse
+	(*SecAggIdentity)(nil),        // 19: cohort.v1.SecAggIdentity
+	(*SecAggMember)(nil),          // 20: cohort.v1.SecAggMember
+	(*SecAggRoster)(nil),          // 21: cohort.v1.SecAggRoster
+	(*SecAggPublicKeyShare)(nil),  // 22: cohort.v1.SecAggPublicKeyShare
+	(*SecAggEnvelope)(nil),        // 23: cohort.v1.SecAggEnvelope
+	(*SecAggContribution)(nil),    // 24: cohort.v1.SecAggContribution
+	(*SecAggDecryptRequest)(nil),  // 25: cohort.v1.SecAggDecryptRequest
+	(*SecAggDecryptionShare)(nil), // 26: cohort.v1.SecAggDecryptionShare
+	(*SecAggMessage)(nil),         // 27: cohort.v1.SecAggMessage
+	(*SecAggSharesMsg)(nil),       // 28: cohort.v1.SecAggSharesMsg
+	(*SecAggFinishMsg)(nil),       // 29: cohort.v1.SecAggFinishMsg
+	(*SecAggAck)(nil),             // 30: cohort.v1.SecAggAck
+	nil,                           // 31: cohort.v1.Task.ConfigEntry
+	nil,                           // 32: cohort.v1.UploadHeader.MetricsEntry
+	nil,                           // 33: cohort.v1.RunStatus.LastMetricsEntry
 }
 var file_cohort_v1_cohort_proto_depIdxs = []int32{
 	0,  // 0: cohort.v1.Task.kind:type_name -> cohort.v1.TaskKind
-	19, // 1: cohort.v1.Task.config:type_name -> cohort.v1.Task.ConfigEntry
-	20, // 2: cohort.v1.UploadHeader.metrics:type_name -> cohort.v1.UploadHeader.MetricsEntry
-	5,  // 3: cohort.v1.UploadChunk.header:type_name -> cohort.v1.UploadHeader
-	15, // 4: cohort.v1.ListRunsResponse.runs:type_name -> cohort.v1.RunStatus
-	21, // 5: cohort.v1.RunStatus.last_metrics:type_name -> cohort.v1.RunStatus.LastMetricsEntry
-	17, // 6: cohort.v1.ListSitesResponse.sites:type_name -> cohort.v1.SiteInfo
-	1,  // 7: cohort.v1.SiteService.Connect:input_type -> cohort.v1.ConnectRequest
-	3,  // 8: cohort.v1.SiteService.DownloadModel:input_type -> cohort.v1.DownloadModelRequest
-	6,  // 9: cohort.v1.SiteService.UploadUpdate:input_type -> cohort.v1.UploadChunk
-	8,  // 10: cohort.v1.SiteService.SubmitEvaluation:input_type -> cohort.v1.EvaluationResult
-	6,  // 11: cohort.v1.SiteService.SubmitStatistics:input_type -> cohort.v1.UploadChunk
-	10, // 12: cohort.v1.AdminService.StartRun:input_type -> cohort.v1.StartRunRequest
-	11, // 13: cohort.v1.AdminService.GetRun:input_type -> cohort.v1.GetRunRequest
-	13, // 14: cohort.v1.AdminService.ListRuns:input_type -> cohort.v1.ListRunsRequest
-	12, // 15: cohort.v1.AdminService.StopRun:input_type -> cohort.v1.StopRunRequest
-	16, // 16: cohort.v1.AdminService.ListSites:input_type -> cohort.v1.ListSitesRequest
-	2,  // 17: cohort.v1.SiteService.Connect:output_type -> cohort.v1.Task
-	4,  // 18: cohort.v1.SiteService.DownloadModel:output_type -> cohort.v1.ModelChunk
-	7,  // 19: cohort.v1.SiteService.UploadUpdate:output_type -> cohort.v1.UploadAck
-	9,  // 20: cohort.v1.SiteService.SubmitEvaluation:output_type -> cohort.v1.Ack
-	7,  // 21: cohort.v1.SiteService.SubmitStatistics:output_type -> cohort.v1.UploadAck
-	15, // 22: cohort.v1.AdminService.StartRun:output_type -> cohort.v1.RunStatus
-	15, // 23: cohort.v1.AdminService.GetRun:output_type -> cohort.v1.RunStatus
-	14, // 24: cohort.v1.AdminService.ListRuns:output_type -> cohort.v1.ListRunsResponse
-	15, // 25: cohort.v1.AdminService.StopRun:output_type -> cohort.v1.RunStatus
-	18, // 26: cohort.v1.AdminService.ListSites:output_type -> cohort.v1.ListSitesResponse
-	17, // [17:27] is the sub-list for method output_type
-	7,  // [7:17] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	31, // 1: cohort.v1.Task.config:type_name -> cohort.v1.Task.ConfigEntry
+	32, // 2: cohort.v1.UploadHeader.metrics:type_name -> cohort.v1.UploadHeader.MetricsEntry
+	0,  // 3: cohort.v1.UploadHeader.kind:type_name -> cohort.v1.TaskKind
+	5,  // 4: cohort.v1.UploadChunk.header:type_name -> cohort.v1.UploadHeader
+	15, // 5: cohort.v1.ListRunsResponse.runs:type_name -> cohort.v1.RunStatus
+	33, // 6: cohort.v1.RunStatus.last_metrics:type_name -> cohort.v1.RunStatus.LastMetricsEntry
+	17, // 7: cohort.v1.ListSitesResponse.sites:type_name -> cohort.v1.SiteInfo
+	19, // 8: cohort.v1.SecAggMember.identity:type_name -> cohort.v1.SecAggIdentity
+	20, // 9: cohort.v1.SecAggRoster.members:type_name -> cohort.v1.SecAggMember
+	24, // 10: cohort.v1.SecAggDecryptRequest.contributions:type_name -> cohort.v1.SecAggContribution
+	19, // 11: cohort.v1.SecAggMessage.identity:type_name -> cohort.v1.SecAggIdentity
+	21, // 12: cohort.v1.SecAggMessage.roster:type_name -> cohort.v1.SecAggRoster
+	28, // 13: cohort.v1.SecAggMessage.shares:type_name -> cohort.v1.SecAggSharesMsg
+	29, // 14: cohort.v1.SecAggMessage.finish:type_name -> cohort.v1.SecAggFinishMsg
+	25, // 15: cohort.v1.SecAggMessage.decrypt_request:type_name -> cohort.v1.SecAggDecryptRequest
+	26, // 16: cohort.v1.SecAggMessage.decryption_share:type_name -> cohort.v1.SecAggDecryptionShare
+	24, // 17: cohort.v1.SecAggMessage.contribution:type_name -> cohort.v1.SecAggContribution
+	30, // 18: cohort.v1.SecAggMessage.ack:type_name -> cohort.v1.SecAggAck
+	22, // 19: cohort.v1.SecAggSharesMsg.public_key_share:type_name -> cohort.v1.SecAggPublicKeyShare
+	23, // 20: cohort.v1.SecAggSharesMsg.envelopes:type_name -> cohort.v1.SecAggEnvelope
+	22, // 21: cohort.v1.SecAggFinishMsg.public_key_shares:type_name -> cohort.v1.SecAggPublicKeyShare
+	23, // 22: cohort.v1.SecAggFinishMsg.envelopes:type_name -> cohort.v1.SecAggEnvelope
+	1,  // 23: cohort.v1.SiteService.Connect:input_type -> cohort.v1.ConnectRequest
+	3,  // 24: cohort.v1.SiteService.DownloadModel:input_type -> cohort.v1.DownloadModelRequest
+	6,  // 25: cohort.v1.SiteService.UploadUpdate:input_type -> cohort.v1.UploadChunk
+	8,  // 26: cohort.v1.SiteService.SubmitEvaluation:input_type -> cohort.v1.EvaluationResult
+	6,  // 27: cohort.v1.SiteService.SubmitStatistics:input_type -> cohort.v1.UploadChunk
+	6,  // 28: cohort.v1.SiteService.SubmitSecAgg:input_type -> cohort.v1.UploadChunk
+	10, // 29: cohort.v1.AdminService.StartRun:input_type -> cohort.v1.StartRunRequest
+	11, // 30: cohort.v1.AdminService.GetRun:input_type -> cohort.v1.GetRunRequest
+	13, // 31: cohort.v1.AdminService.ListRuns:input_type -> cohort.v1.ListRunsRequest
+	12, // 32: cohort.v1.AdminService.StopRun:input_type -> cohort.v1.StopRunRequest
+	16, // 33: cohort.v1.AdminService.ListSites:input_type -> cohort.v1.ListSitesRequest
+	2,  // 34: cohort.v1.SiteService.Connect:output_type -> cohort.v1.Task
+	4,  // 35: cohort.v1.SiteService.DownloadModel:output_type -> cohort.v1.ModelChunk
+	7,  // 36: cohort.v1.SiteService.UploadUpdate:output_type -> cohort.v1.UploadAck
+	9,  // 37: cohort.v1.SiteService.SubmitEvaluation:output_type -> cohort.v1.Ack
+	7,  // 38: cohort.v1.SiteService.SubmitStatistics:output_type -> cohort.v1.UploadAck
+	7,  // 39: cohort.v1.SiteService.SubmitSecAgg:output_type -> cohort.v1.UploadAck
+	15, // 40: cohort.v1.AdminService.StartRun:output_type -> cohort.v1.RunStatus
+	15, // 41: cohort.v1.AdminService.GetRun:output_type -> cohort.v1.RunStatus
+	14, // 42: cohort.v1.AdminService.ListRuns:output_type -> cohort.v1.ListRunsResponse
+	15, // 43: cohort.v1.AdminService.StopRun:output_type -> cohort.v1.RunStatus
+	18, // 44: cohort.v1.AdminService.ListSites:output_type -> cohort.v1.ListSitesResponse
+	34, // [34:45] is the sub-list for method output_type
+	23, // [23:34] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_cohort_proto_init() }
@@ -1351,13 +2513,23 @@ func file_cohort_v1_cohort_proto_init() {
 		(*UploadChunk_Header)(nil),
 		(*UploadChunk_Data)(nil),
 	}
+	file_cohort_v1_cohort_proto_msgTypes[26].OneofWrappers = []any{
+		(*SecAggMessage_Identity)(nil),
+		(*SecAggMessage_Roster)(nil),
+		(*SecAggMessage_Shares)(nil),
+		(*SecAggMessage_Finish)(nil),
+		(*SecAggMessage_DecryptRequest)(nil),
+		(*SecAggMessage_DecryptionShare)(nil),
+		(*SecAggMessage_Contribution)(nil),
+		(*SecAggMessage_Ack)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_cohort_proto_rawDesc), len(file_cohort_v1_cohort_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -32,6 +32,7 @@ const (
 	SiteService_UploadUpdate_FullMethodName     = "/cohort.v1.SiteService/UploadUpdate"
 	SiteService_SubmitEvaluation_FullMethodName = "/cohort.v1.SiteService/SubmitEvaluation"
 	SiteService_SubmitStatistics_FullMethodName = "/cohort.v1.SiteService/SubmitStatistics"
+	SiteService_SubmitSecAgg_FullMethodName     = "/cohort.v1.SiteService/SubmitSecAgg"
 )
 
 // SiteServiceClient is the client API for SiteService service.
@@ -56,6 +57,9 @@ type SiteServiceClient interface {
 	// SubmitStatistics returns the result of a statistics task (for example the
 	// per-site feature moments used for federated standardisation).
 	SubmitStatistics(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadChunk, UploadAck], error)
+	// SubmitSecAgg returns the result of a key-ceremony or decryption task: a
+	// serialised SecAggMessage, in chunks.
+	SubmitSecAgg(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadChunk, UploadAck], error)
 }
 
 type siteServiceClient struct {
@@ -140,6 +144,19 @@ func (c *siteServiceClient) SubmitStatistics(ctx context.Context, opts ...grpc.C
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SiteService_SubmitStatisticsClient = grpc.ClientStreamingClient[UploadChunk, UploadAck]
 
+func (c *siteServiceClient) SubmitSecAgg(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadChunk, UploadAck], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SiteService_ServiceDesc.Streams[4], SiteService_SubmitSecAgg_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadChunk, UploadAck]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SiteService_SubmitSecAggClient = grpc.ClientStreamingClient[UploadChunk, UploadAck]
+
 // SiteServiceServer is the server API for SiteService service.
 // All implementations must embed UnimplementedSiteServiceServer
 // for forward compatibility.
@@ -162,6 +179,9 @@ type SiteServiceServer interface {
 	// SubmitStatistics returns the result of a statistics task (for example the
 	// per-site feature moments used for federated standardisation).
 	SubmitStatistics(grpc.ClientStreamingServer[UploadChunk, UploadAck]) error
+	// SubmitSecAgg returns the result of a key-ceremony or decryption task: a
+	// serialised SecAggMessage, in chunks.
+	SubmitSecAgg(grpc.ClientStreamingServer[UploadChunk, UploadAck]) error
 	mustEmbedUnimplementedSiteServiceServer()
 }
 
@@ -186,6 +206,9 @@ func (UnimplementedSiteServiceServer) SubmitEvaluation(context.Context, *Evaluat
 }
 func (UnimplementedSiteServiceServer) SubmitStatistics(grpc.ClientStreamingServer[UploadChunk, UploadAck]) error {
 	return status.Error(codes.Unimplemented, "method SubmitStatistics not implemented")
+}
+func (UnimplementedSiteServiceServer) SubmitSecAgg(grpc.ClientStreamingServer[UploadChunk, UploadAck]) error {
+	return status.Error(codes.Unimplemented, "method SubmitSecAgg not implemented")
 }
 func (UnimplementedSiteServiceServer) mustEmbedUnimplementedSiteServiceServer() {}
 func (UnimplementedSiteServiceServer) testEmbeddedByValue()                     {}
@@ -262,6 +285,13 @@ func _SiteService_SubmitStatistics_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SiteService_SubmitStatisticsServer = grpc.ClientStreamingServer[UploadChunk, UploadAck]
 
+func _SiteService_SubmitSecAgg_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(SiteServiceServer).SubmitSecAgg(&grpc.GenericServerStream[UploadChunk, UploadAck]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SiteService_SubmitSecAggServer = grpc.ClientStreamingServer[UploadChunk, UploadAck]
+
 // SiteService_ServiceDesc is the grpc.ServiceDesc for SiteService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -293,6 +323,11 @@ var SiteService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "SubmitStatistics",
 			Handler:       _SiteService_SubmitStatistics_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "SubmitSecAgg",
+			Handler:       _SiteService_SubmitSecAgg_Handler,
 			ClientStreams: true,
 		},
 	},

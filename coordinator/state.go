@@ -1,0 +1,70 @@
+package coordinator
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/internal/secwire"
+	"github.com/cohortfl/cohort/model"
+)
+
+// coordinatorMigrations are the coordinator's own tables in the store's file.
+var coordinatorMigrations = []store.Migration{{
+	Name: "strategy state per committed round",
+	SQL: `CREATE TABLE strategy_state (
+		run_id TEXT NOT NULL,
+		round  INTEGER NOT NULL,
+		state  BLOB NOT NULL,
+		PRIMARY KEY (run_id, round)
+	) STRICT`,
+}}
+
+// commitRound commits the round, its model version and, in the same
+// transaction, the strategy's server-optimiser state, so a crash can never
+// pair a model with the optimiser state of another round.
+func (e *Engine) commitRound(ctx context.Context, ar *activeRun, rec store.RoundRecord, mv store.ModelVersion) error {
+	st, ok := ar.strategy.(aggregation.StatefulStrategy)
+	if !ok {
+		return e.o.Store.CommitRound(ctx, rec, mv)
+	}
+	b, err := st.MarshalState()
+	if err != nil {
+		return fmt.Errorf("coordinator: strategy state: %w", err)
+	}
+	return e.o.Store.CommitRoundTx(ctx, rec, mv, func(tx *sql.Tx) error {
+		if b == nil {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO strategy_state (run_id, round, state) VALUES (?, ?, ?)`, rec.RunID, rec.Round, b)
+		return err
+	})
+}
+
+// restoreStrategy loads the strategy state committed with round r.
+func (e *Engine) restoreStrategy(ctx context.Context, ar *activeRun, r int) error {
+	st, ok := ar.strategy.(aggregation.StatefulStrategy)
+	if !ok || r == 0 {
+		return nil
+	}
+	var b []byte
+	err := e.o.Store.SQL().QueryRowContext(ctx, `SELECT state FROM strategy_state WHERE run_id = ? AND round = ?`, ar.cfg.RunID, r).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("coordinator: run %q: no %s optimiser state stored for round %d", ar.cfg.RunID, ar.strategy.Name(), r)
+	}
+	if err != nil {
+		return fmt.Errorf("coordinator: reading strategy state: %w", err)
+	}
+	if err := st.UnmarshalState(b); err != nil {
+		return fmt.Errorf("coordinator: restoring %s state of round %d: %w", ar.strategy.Name(), r, err)
+	}
+	return nil
+}
+
+// countsFromSum decodes a decrypted evaluation sum.
+func countsFromSum(sum []float64) (model.Counts, error) {
+	return secwire.CountsFromVector(sum, EvalBins)
+}
