@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/model"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
+	"github.com/cohortfl/cohort/secagg"
 )
 
 // Task is a transport-independent task, as the gRPC session and the
@@ -38,6 +40,8 @@ type Executor struct {
 	name    string
 	trainer Trainer
 	sec     *secureSite
+	// Logger records refusals to decrypt (nil: slog.Default()).
+	Logger *slog.Logger
 }
 
 // NewExecutor returns an Executor for the site called name (its certificate's
@@ -75,6 +79,14 @@ func (x *Executor) Execute(ctx context.Context, t Task, params func() ([]float64
 			return Result{}, err
 		}
 		b, err := x.sec.decrypt(t.RunID, c.SecAggEpoch, in)
+		if errors.Is(err, secagg.ErrRefused) {
+			log := x.Logger
+			if log == nil {
+				log = slog.Default()
+			}
+			log.Warn("refused to help decrypt: the request is not a sum of enough distinct signed contributions",
+				"site", x.name, "run", t.RunID, "round", t.Round, "err", err)
+		}
 		return Result{Sealed: b}, err
 	case cohortv1.TaskKind_TASK_KIND_STATISTICS:
 		sp, ok := x.trainer.(StatisticsProvider)

@@ -92,6 +92,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	s := &session{o: o, api: cohortv1.NewSiteServiceClient(conn), x: NewExecutor(name, o.Trainer, siteCreds)}
+	s.x.Logger = o.Logger
 
 	backoff := o.InitialBackoff
 	for {

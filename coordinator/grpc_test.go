@@ -116,10 +116,7 @@ func TestBadUpdatesAreRejectedAndTheRoundGoesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listen(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -281,4 +278,13 @@ func upload(ctx context.Context, api cohortv1.SiteServiceClient, task *cohortv1.
 func jsonMarshal(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/cohortfl/cohort/internal/tlsconf"
 	"github.com/cohortfl/cohort/model"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
+	"github.com/cohortfl/cohort/secagg"
 )
 
 // insecureSiteHeader must match client.InsecureSiteHeader.
@@ -353,8 +354,12 @@ func toStatus(err error) error {
 	case errors.Is(err, ErrNoActiveRun):
 		code = codes.FailedPrecondition
 	case errors.Is(err, aggregation.ErrWrongLength), errors.Is(err, aggregation.ErrNotFinite),
-		errors.Is(err, aggregation.ErrBadWeight), errors.Is(err, aggregation.ErrDuplicate), errors.Is(err, protocol.ErrNotFinite):
+		errors.Is(err, aggregation.ErrBadWeight), errors.Is(err, aggregation.ErrDuplicate), errors.Is(err, protocol.ErrNotFinite),
+		errors.Is(err, secagg.ErrBadSignature), errors.Is(err, secagg.ErrMalformed), errors.Is(err, secagg.ErrBinding),
+		errors.Is(err, secagg.ErrBadInput), errors.Is(err, secwire.ErrBinding):
 		code = codes.InvalidArgument
+	case errors.Is(err, secagg.ErrReplay):
+		code = codes.AlreadyExists
 	}
 	return status.Error(code, err.Error())
 }
