@@ -58,7 +58,9 @@ func TestSecureTamperingIsRejected(t *testing.T) {
 	rc.RoundTimeout = coordinator.Duration(30 * time.Second)
 	rc.OnFailure = coordinator.OnFailureStop
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: srvTLS, DB: db}) }()
+	go func() {
+		serveDone <- coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: srvTLS, DB: db})
+	}()
 	addr := ln.Addr().String()
 
 	var wg sync.WaitGroup
