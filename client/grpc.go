@@ -47,6 +47,9 @@ type Options struct {
 	// InitialBackoff and MaxBackoff bound the reconnection delay (defaults 200ms, 10s).
 	InitialBackoff, MaxBackoff time.Duration
 	NumExamples                int64 // informational, sent on Connect
+	// ExitAfterFitRound, if positive, makes Run return right after the site
+	// uploads its update for that round: fault injection for dropout tests.
+	ExitAfterFitRound int
 }
 
 // Run connects to the coordinator and executes the tasks it sends until ctx is
@@ -100,7 +103,7 @@ func Run(ctx context.Context, o Options) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, errDone) {
+		if errors.Is(err, errDone) || errors.Is(err, errFaultExit) {
 			return nil
 		}
 		if permanent(err) {
@@ -120,7 +123,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
-var errDone = errors.New("client: run finished")
+var (
+	errDone      = errors.New("client: run finished")
+	errFaultExit = errors.New("client: exiting after the fit upload (fault injection)")
+)
 
 // permanent reports errors that reconnecting cannot fix.
 func permanent(err error) bool {
@@ -174,6 +180,9 @@ func (s *session) serve(ctx context.Context) (connected bool, err error) {
 				return true, err
 			}
 			s.o.Logger.Warn("task failed", "run", t.RunId, "round", t.Round, "kind", t.Kind, "err", err)
+		} else if t.Kind == cohortv1.TaskKind_TASK_KIND_FIT && s.o.ExitAfterFitRound > 0 && int(t.Round) == s.o.ExitAfterFitRound {
+			s.o.Logger.Warn("exiting after the fit upload (fault injection)", "round", t.Round)
+			return true, errFaultExit
 		}
 	}
 }

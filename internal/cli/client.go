@@ -33,6 +33,7 @@ type ClientRunOptions struct {
 	Seed          uint64
 	Shard         string
 	ExitWhenDone  bool
+	ExitAfterFit  int
 	cmd           *cobra.Command
 }
 
@@ -74,6 +75,8 @@ Every site must encode features identically: pass the same --schema file
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the local eval split and of --shard")
 	f.StringVar(&o.Shard, "shard", "", "use only shard I of N of the rows (I/N, 1-based), e.g. 2/3")
 	f.BoolVar(&o.ExitWhenDone, "exit-when-done", false, "exit when the coordinator reports the run finished")
+	f.IntVar(&o.ExitAfterFit, "exit-after-fit", 0, "fault injection for tests: exit right after uploading the update of this round")
+	_ = f.MarkHidden("exit-after-fit")
 	cmd.AddCommand(run)
 	return cmd
 }
@@ -108,7 +111,8 @@ func clientRun(o *ClientRunOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return client.Run(ctx, client.Options{Address: o.Coordinator, TLS: tlsCfg, Insecure: o.Insecure, SiteName: o.Name,
-		Trainer: tr, Logger: log, ExitWhenDone: o.ExitWhenDone, NumExamples: int64(train.N)})
+		Trainer: tr, Logger: log, ExitWhenDone: o.ExitWhenDone, NumExamples: int64(train.N),
+		ExitAfterFitRound: o.ExitAfterFit})
 }
 
 // loadSiteData loads, encodes and splits the site's rows.
