@@ -99,6 +99,11 @@ func Run(ctx context.Context, o Options) error {
 
 	backoff := o.InitialBackoff
 	for {
+		if o.TLS != nil {
+			if err := probeTLS(o.Address, o.TLS); errors.Is(err, errRefusedTLS) {
+				return err
+			}
+		}
 		connected, err := s.serve(ctx)
 		if ctx.Err() != nil {
 			return nil

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/cohortfl/cohort/coordinator/store"
@@ -72,7 +71,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		grpc.InitialWindowSize(1 << 20), grpc.InitialConnWindowSize(1 << 20),
 	}
 	if !o.Insecure {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(o.TLS)))
+		opts = append(opts, grpc.Creds(newLoggingCreds(o.TLS, o.Logger)))
 	}
 	srv := grpc.NewServer(opts...)
 	cohortv1.RegisterSiteServiceServer(srv, NewSiteServer(engine, registry, o.Insecure, o.MaxStaged, o.Logger))

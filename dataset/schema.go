@@ -63,10 +63,10 @@ func (s Schema) Validate() error {
 	if s.Label == "" {
 		return fmt.Errorf("%w: empty label column name", ErrSchema)
 	}
-	if s.Positive == "" {
-		return fmt.Errorf("%w: empty positive class for label %q", ErrSchema, s.Label)
+	if s.Positive == "" && s.Negative != "" {
+		return fmt.Errorf("%w: negative class %q given without a positive class for label %q", ErrSchema, s.Negative, s.Label)
 	}
-	if s.Negative == s.Positive {
+	if s.Negative != "" && s.Negative == s.Positive {
 		return fmt.Errorf("%w: negative class %q equals positive class", ErrSchema, s.Negative)
 	}
 	for _, l := range []struct {

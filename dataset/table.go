@@ -152,6 +152,31 @@ func (t *Table) inferTypes() error {
 	return nil
 }
 
+// defaultPositive picks the positive class when the schema gives none: the
+// lexically larger of the label's exactly two values ("yes" over "no", "1"
+// over "0"). Federations should name it explicitly, since a site whose data
+// holds one label value cannot infer it.
+func (t *Table) defaultPositive(j int) error {
+	seen := map[string]bool{}
+	for i, v := range t.raw[j] {
+		if v == "" {
+			return t.cellErr(i, j, ErrLabel, "is missing (label)")
+		}
+		seen[v] = true
+		if len(seen) > 2 {
+			return fmt.Errorf("%s: %w: label column %q has more than two values (%s); name the positive class",
+				t.source, ErrLabel, t.schema.Label, quoteList(sortedKeys(seen)))
+		}
+	}
+	vals := sortedKeys(seen)
+	if len(vals) != 2 {
+		return fmt.Errorf("%s: %w: label column %q has %d distinct value(s) %s; name the positive class",
+			t.source, ErrLabel, t.schema.Label, len(vals), quoteList(vals))
+	}
+	t.schema.Positive = vals[1]
+	return nil
+}
+
 func isRangeErr(err error) bool {
 	var ne *strconv.NumError
 	return errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange)
@@ -159,6 +184,11 @@ func isRangeErr(err error) bool {
 
 func (t *Table) encodeLabels() error {
 	j := t.index[t.schema.Label]
+	if t.schema.Positive == "" {
+		if err := t.defaultPositive(j); err != nil {
+			return err
+		}
+	}
 	pos, neg := t.schema.Positive, t.schema.Negative
 	t.labels = make([]int, len(t.lines))
 	other, sawPos := "", false

@@ -23,7 +23,7 @@ func TestSchemaValidate(t *testing.T) {
 	}
 	bad := []Schema{
 		{Positive: "1"},
-		{Label: "y"},
+		{Label: "y", Negative: "0"},
 		{Label: "y", Positive: "1", Negative: "1"},
 		{Label: "y", Positive: "1", Protected: []string{"y"}},
 		{Label: "y", Positive: "1", Drop: []string{"a", "a"}},
@@ -68,7 +68,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad label", "a,y\n1,no\n2,maybe\n", s, ErrLabel, []string{`t.csv:3`, `"maybe" is neither positive "yes" nor negative "no"`}},
 		{"third label", "a,y\n1,a\n2,yes\n3,b\n", Schema{Label: "y", Positive: "yes"}, ErrLabel, []string{`t.csv:4`, `"b" is a third label value`}},
 		{"positive absent", "a,y\n1,no\n2,no\n", Schema{Label: "y", Positive: "Yes"}, ErrLabel, []string{`positive class "Yes" never occurs`}},
-		{"bad schema", "a,y\n1,no\n", Schema{Label: "y"}, ErrSchema, []string{"t.csv"}},
+		{"bad schema", "a,y\n1,no\n", Schema{Label: "y", Negative: "no"}, ErrSchema, []string{"t.csv"}},
+		{"one label value, no positive", "a,y\n1,no\n", Schema{Label: "y"}, ErrLabel, []string{`1 distinct value(s) "no"`}},
+		{"three label values, no positive", "a,y\n1,no\n2,yes\n3,maybe\n", Schema{Label: "y"}, ErrLabel, []string{"more than two values"}},
 	}
 	for _, tc := range tests {
 		_, err := Load(strings.NewReader(tc.csv), "t.csv", tc.s)
@@ -158,5 +160,20 @@ func TestProtectedAndSubset(t *testing.T) {
 	}
 	if _, err := tb.Subset([]int{4}); !errors.Is(err, ErrPartition) {
 		t.Errorf("Subset out of range error = %v, want ErrPartition", err)
+	}
+}
+
+// With no positive class named, the lexically larger of the two label values
+// is positive ("yes" over "no"), whatever order the rows come in.
+func TestDefaultPositiveIsLexicallyLarger(t *testing.T) {
+	tab, err := Load(strings.NewReader("a,y\n1,yes\n2,no\n3,no\n"), "t.csv", Schema{Label: "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tab.Labels(); got[0] != 1 || got[1] != 0 || got[2] != 0 {
+		t.Fatalf("labels = %v, want [1 0 0]", got)
+	}
+	if tab.Schema().Positive != "yes" {
+		t.Fatalf("positive = %q, want yes", tab.Schema().Positive)
 	}
 }

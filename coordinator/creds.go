@@ -1,0 +1,35 @@
+package coordinator
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net"
+
+	"google.golang.org/grpc/credentials"
+)
+
+// loggingCreds wraps the server's TLS credentials so that every refused
+// handshake (no client certificate, wrong CA, expired, revoked) is logged
+// with the peer address and the reason. gRPC itself drops them silently.
+type loggingCreds struct {
+	credentials.TransportCredentials
+	log *slog.Logger
+}
+
+func newLoggingCreds(cfg *tls.Config, log *slog.Logger) credentials.TransportCredentials {
+	return &loggingCreds{TransportCredentials: credentials.NewTLS(cfg), log: log}
+}
+
+// ServerHandshake implements credentials.TransportCredentials.
+func (c *loggingCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := c.TransportCredentials.ServerHandshake(raw)
+	if err != nil {
+		c.log.Warn("refused TLS connection", "peer", raw.RemoteAddr().String(), "err", err)
+	}
+	return conn, info, err
+}
+
+// Clone implements credentials.TransportCredentials.
+func (c *loggingCreds) Clone() credentials.TransportCredentials {
+	return &loggingCreds{TransportCredentials: c.TransportCredentials.Clone(), log: c.log}
+}
