@@ -264,7 +264,10 @@ func (e *Engine) statisticsPhase(ctx context.Context, ar *activeRun) error {
 // drive plays rounds start..cfg.Rounds.
 func (e *Engine) drive(ctx context.Context, ar *activeRun, start int) (RunResult, error) {
 	res := RunResult{RunID: ar.cfg.RunID, RoundsCompleted: start - 1}
-	best, sinceBest := math.Inf(-1), 0
+	best, sinceBest, err := e.stopState(ctx, ar, start)
+	if err != nil {
+		return res, err
+	}
 	for r := start; r <= ar.cfg.Rounds; r++ {
 		e.o.Metrics.CurrentRound.Set(float64(r))
 		rep, err := e.playRound(ctx, ar, r)
@@ -291,6 +294,31 @@ func (e *Engine) drive(ctx context.Context, ar *activeRun, start int) (RunResult
 	res.Params, res.Version = ar.global, ar.version
 	e.mu.Unlock()
 	return res, nil
+}
+
+// stopState replays the stop criteria over the rounds committed before start,
+// so that a resumed run counts patience from where it stopped.
+func (e *Engine) stopState(ctx context.Context, ar *activeRun, start int) (best float64, sinceBest int, err error) {
+	best = math.Inf(-1)
+	if start <= 1 {
+		return best, 0, nil
+	}
+	rounds, err := e.o.Store.Rounds(ctx, ar.cfg.RunID)
+	if err != nil {
+		return 0, 0, fmt.Errorf("coordinator: reading past rounds: %w", err)
+	}
+	for _, r := range rounds {
+		acc, ok := r.Metrics["eval_accuracy"]
+		if r.Status != "committed" || !ok || math.IsNaN(acc) {
+			continue
+		}
+		if acc > best+ar.cfg.MinDelta {
+			best, sinceBest = acc, 0
+		} else {
+			sinceBest++
+		}
+	}
+	return best, sinceBest, nil
 }
 
 // playRound runs the fit phase (with retries), commits, then evaluates.
