@@ -13,7 +13,10 @@ type meanApplier interface {
 }
 
 // meanAggregator folds updates into a WeightedSum weighted by example counts and
-// hands the mean to the strategy. Memory: the copy of global plus 2·dim floats.
+// hands the mean to the strategy. Memory: 2·dim floats (sum and compensation);
+// global is read, never copied or written, so the caller must not modify it
+// while the aggregator is in use (the coordinator never modifies a published
+// model).
 type meanAggregator struct {
 	strategy meanApplier
 	round    int
@@ -23,7 +26,7 @@ type meanAggregator struct {
 }
 
 func newMeanAggregator(s meanApplier, round int, global []float64) *meanAggregator {
-	return &meanAggregator{strategy: s, round: round, global: clone(global), sum: NewWeightedSum(len(global))}
+	return &meanAggregator{strategy: s, round: round, global: global, sum: NewWeightedSum(len(global))}
 }
 
 // Add validates u and folds NumExamples·Delta into the running sum. Delta is not
@@ -35,13 +38,15 @@ func (a *meanAggregator) Add(u Update) error {
 	return a.sum.Add(u.Client, u.Delta, float64(u.NumExamples))
 }
 
-// Result applies the example-weighted mean delta. A second call returns a copy of
-// the first result without touching the strategy's state again.
+// Result applies the example-weighted mean delta. The mean is computed in the
+// sum's own storage, so the result costs one model-sized allocation at most.
+// The first call's slice belongs to the caller; a second call returns a copy
+// of the result without touching the strategy's state again.
 func (a *meanAggregator) Result() ([]float64, error) {
 	if a.result != nil {
 		return clone(a.result), nil
 	}
-	mean, err := a.sum.Mean()
+	mean, err := a.sum.takeMean()
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +55,7 @@ func (a *meanAggregator) Result() ([]float64, error) {
 		return nil, err
 	}
 	a.result = out
-	return clone(out), nil
+	return out, nil
 }
 
 // fedAvg is FedAvg (McMahan et al. 2017) with a server learning rate η:

@@ -106,6 +106,27 @@ func (ws *WeightedSum) Sum() []float64 {
 	return out
 }
 
+// takeMean computes the mean into the sum's own storage and returns it, ending
+// the sum's use: further Adds fail. It saves a model-sized allocation for
+// aggregators that need the mean only once.
+func (ws *WeightedSum) takeMean() ([]float64, error) {
+	if ws.count == 0 {
+		return nil, ErrNoUpdates
+	}
+	w := ws.TotalWeight()
+	for i := range ws.sum { // check first, so an error leaves the sum intact
+		if v := (ws.sum[i] + ws.comp[i]) / w; math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil, fmt.Errorf("aggregation: mean of coordinate %d: %w", i, ErrNotFinite)
+		}
+	}
+	for i := range ws.sum {
+		ws.sum[i] = (ws.sum[i] + ws.comp[i]) / w
+	}
+	out := ws.sum
+	ws.sum, ws.comp, ws.dim = nil, nil, -1 // released; Add now fails with ErrWrongLength
+	return out, nil
+}
+
 // Mean returns a new slice holding Σ w_k·Δ_k / Σ w_k. It returns ErrNoUpdates
 // before the first Add, and an error wrapping ErrNotFinite if a coordinate of
 // the mean overflows (possible only with weights below 1).

@@ -66,9 +66,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	opts := []grpc.ServerOption{
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		// A fixed 1 MiB stream window bounds what each waiting upload can buffer
-		// in the transport while the staging slot is busy.
-		grpc.InitialWindowSize(1 << 20), grpc.InitialConnWindowSize(1 << 20),
+		// A fixed 64 KiB window bounds what each upload waiting for a staging
+		// slot can buffer in the transport: with 100 sites, 6.4 MB in total.
+		grpc.InitialWindowSize(64 << 10), grpc.InitialConnWindowSize(64 << 10),
 	}
 	if !o.Insecure {
 		opts = append(opts, grpc.Creds(newLoggingCreds(o.TLS, o.Logger)))

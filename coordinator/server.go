@@ -32,11 +32,18 @@ type SiteServer struct {
 	registry *Registry
 	insecure bool
 	log      *slog.Logger
-	// staging bounds how many uploads are decoded at once; each holds one
-	// model-sized buffer, so peak memory stays at a few model sizes however
-	// many sites upload together.
-	staging chan []float64
+	// staging bounds how many uploads are decoded at once; each needs one
+	// model-sized buffer while it is decoded and validated, so peak memory
+	// stays at a few model sizes however many sites upload together. The
+	// buffer is released after the upload, so none is held between rounds.
+	staging chan struct{}
+	// downloads bounds concurrent model downloads; each holds a chunk buffer
+	// plus gRPC's copies of the chunks in flight.
+	downloads chan struct{}
 }
+
+// maxDownloads is the number of model downloads served at once.
+const maxDownloads = 4
 
 // NewSiteServer returns the site-facing service. insecure must only be true for
 // loopback demos (the caller checks the address); sites are then named by the
@@ -49,11 +56,8 @@ func NewSiteServer(e *Engine, r *Registry, insecure bool, maxStaged int, log *sl
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &SiteServer{engine: e, registry: r, insecure: insecure, log: log, staging: make(chan []float64, maxStaged)}
-	for i := 0; i < maxStaged; i++ {
-		s.staging <- nil
-	}
-	return s
+	return &SiteServer{engine: e, registry: r, insecure: insecure, log: log,
+		staging: make(chan struct{}, maxStaged), downloads: make(chan struct{}, maxDownloads)}
 }
 
 // identity returns the calling site's name: its verified certificate's common
@@ -133,6 +137,12 @@ func (s *SiteServer) DownloadModel(req *cohortv1.DownloadModelRequest, stream co
 	}
 	if req.Blob != "" {
 		return s.downloadBlob(req, stream)
+	}
+	select {
+	case s.downloads <- struct{}{}:
+		defer func() { <-s.downloads }()
+	case <-stream.Context().Done():
+		return stream.Context().Err()
 	}
 	params, err := s.engine.Params(stream.Context(), req.RunId, int(req.ModelVersion))
 	if err != nil {
@@ -228,12 +238,14 @@ func (s *SiteServer) receive(stream uploadStream, phase Phase) error {
 		s.engine.AbortResult(site, err.Error())
 		return toStatus(fmt.Errorf("coordinator: upload from site %q, round %d: %w", site, hdr.Round, err))
 	}
-	buf := <-s.staging
-	defer func() { s.staging <- buf }()
-	if cap(buf) < n {
-		buf = make([]float64, n)
+	select {
+	case s.staging <- struct{}{}:
+		defer func() { <-s.staging }()
+	case <-stream.Context().Done():
+		s.engine.AbortResult(site, "upload cancelled while waiting for a staging slot")
+		return stream.Context().Err()
 	}
-	buf = buf[:n]
+	buf := make([]float64, n)
 	if err := readValues(stream, buf); err != nil {
 		s.engine.AbortResult(site, err.Error())
 		return toStatus(fmt.Errorf("coordinator: upload from site %q, round %d: %w", site, hdr.Round, err))

@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Measurement names, for Config.Only.
+const (
+	Sim    = "sim"
+	GRPC   = "grpc"
+	Memory = "memory"
+)
+
+// Measurements lists every measurement in the order Run performs them.
+var Measurements = []string{Sim, GRPC, Memory}
+
+// Config selects and sizes the measurements. Start from DefaultConfig or
+// QuickConfig.
+type Config struct {
+	Quick  bool // informational: the configuration is QuickConfig's
+	Sim    SimConfig
+	GRPC   GRPCConfig
+	Memory MemoryConfig
+	// Only restricts Run to these measurements (nil: all).
+	Only []string
+	// Progress receives one line per step (nil: discarded).
+	Progress io.Writer
+}
+
+// DefaultConfig is what `cohort bench` runs: the sizes of the performance
+// targets (1,000 simulated clients; 10 gRPC clients and 100 clients for
+// memory, on a 1M-parameter model). launch starts the coordinator child of
+// the memory measurement.
+func DefaultConfig(launch Launcher) Config {
+	return Config{
+		Sim:    SimConfig{Dataset: "fertility", Clients: 1000, Rounds: 10, Seed: 1},
+		GRPC:   GRPCConfig{Clients: 10, Params: 1_000_000, Rounds: 5},
+		Memory: MemoryConfig{Clients: 100, Params: 1_000_000, Rounds: 3, Launch: launch},
+	}
+}
+
+// QuickConfig is a smaller, faster variant for tests and smoke checks
+// (`cohort bench --quick`): the same measurements at a fraction of the size.
+// Its figures are noisier and not comparable with the targets.
+func QuickConfig(launch Launcher) Config {
+	return Config{
+		Quick:  true,
+		Sim:    SimConfig{Dataset: "fertility", Clients: 200, Rounds: 3, Seed: 1},
+		GRPC:   GRPCConfig{Clients: 4, Params: 100_000, Rounds: 3},
+		Memory: MemoryConfig{Clients: 10, Params: 1_000_000, Rounds: 1, Launch: launch},
+	}
+}
+
+// Validate reports every problem with the measurements c selects.
+func (c Config) Validate() error {
+	var errs []error
+	for _, m := range c.Only {
+		if !slices.Contains(Measurements, m) {
+			errs = append(errs, fmt.Errorf("bench: unknown measurement %q (want %s)", m, strings.Join(Measurements, ", ")))
+		}
+	}
+	if c.runs(Sim) {
+		errs = append(errs, c.Sim.validate())
+	}
+	if c.runs(GRPC) {
+		errs = append(errs, c.GRPC.validate())
+	}
+	if c.runs(Memory) {
+		errs = append(errs, c.Memory.validate())
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) runs(m string) bool { return len(c.Only) == 0 || slices.Contains(c.Only, m) }
+
+// Report is the outcome of Run. Its JSON form is the contract of
+// `cohort bench --output json`; a measurement that was not run is absent.
+type Report struct {
+	Quick      bool          `json:"quick"`
+	GoVersion  string        `json:"go_version"`
+	GOOS       string        `json:"goos"`
+	GOARCH     string        `json:"goarch"`
+	GOMAXPROCS int           `json:"gomaxprocs"`
+	Sim        *SimResult    `json:"sim,omitempty"`
+	GRPC       *GRPCResult   `json:"grpc,omitempty"`
+	Memory     *MemoryResult `json:"memory,omitempty"`
+	Seconds    float64       `json:"seconds"`
+}
+
+// Run performs the selected measurements one after the other (they would
+// disturb each other if run together) and reports each against its baseline.
+func Run(ctx context.Context, c Config) (Report, error) {
+	if err := c.Validate(); err != nil {
+		return Report{}, err
+	}
+	logf := func(format string, a ...any) {
+		if c.Progress != nil {
+			fmt.Fprintf(c.Progress, "bench: "+format+"\n", a...)
+		}
+	}
+	began := time.Now()
+	rep := Report{Quick: c.Quick, GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
+		GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	if c.runs(Sim) {
+		s := c.Sim
+		logf("sim: %s, %d clients, %d+%d rounds of FedAvg logreg, in-process", s.simConfig().Dataset, s.Clients, warmupRounds, s.Rounds)
+		r, err := MeasureSim(ctx, s)
+		if err != nil {
+			return rep, err
+		}
+		logf("sim: %.0f updates/s (naive loop %.0f updates/s)", r.UpdatesPerSec, r.NaiveUpdatesPerSec)
+		rep.Sim = &r
+	}
+	if c.runs(GRPC) {
+		g := c.GRPC
+		logf("grpc: %d clients, %d parameters, %d+%d rounds over mTLS on loopback", g.Clients, g.Params, warmupRounds, g.Rounds)
+		r, err := MeasureGRPC(ctx, g)
+		if err != nil {
+			return rep, err
+		}
+		logf("grpc: %.0f MB/s (TLS io.Copy %.0f MB/s)", r.MBPerSec, r.TLSCopyMBPerSec)
+		rep.GRPC = &r
+	}
+	if c.runs(Memory) {
+		m := c.Memory
+		logf("memory: coordinator child process, %d clients, %d parameters, %d rounds", m.Clients, m.Params, m.Rounds)
+		r, err := MeasureMemory(ctx, m)
+		if err != nil {
+			return rep, err
+		}
+		logf("memory: peak RSS %.0f MB, idle %.0f MB", float64(r.PeakRSSBytes)/1e6, float64(r.IdleRSSBytes)/1e6)
+		rep.Memory = &r
+	}
+	rep.Seconds = time.Since(began).Seconds()
+	return rep, nil
+}

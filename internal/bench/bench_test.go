@@ -1,0 +1,173 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/cohortfl/cohort/internal/bench"
+	"github.com/cohortfl/cohort/internal/cli"
+)
+
+// childEnv marks a re-execution of this test binary as the coordinator child
+// of the memory measurement: TestMain then runs `cohort coordinator serve`.
+const childEnv = "COHORT_BENCH_TEST_COORDINATOR"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// testLauncher re-executes the test binary as `cohort coordinator serve`.
+func testLauncher(ctx context.Context, args []string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"coordinator", "serve"}, args...)...)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	return cmd
+}
+
+func TestQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every measurement at quick sizes (several seconds)")
+	}
+	cfg := bench.QuickConfig(testLauncher)
+	cfg.Progress = t.Output()
+	if raceEnabled {
+		cfg.Sim.Clients, cfg.Sim.Rounds = 50, 1
+		cfg.GRPC.Params = 10_000
+		cfg.Memory.Clients, cfg.Memory.Params = 3, 100_000
+	}
+	rep, err := bench.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, g, m := rep.Sim, rep.GRPC, rep.Memory
+	if s == nil || g == nil || m == nil {
+		t.Fatalf("Run(QuickConfig) = %+v; want all three measurements", rep)
+	}
+	// Every fit result of every measured round is accepted: the instant and
+	// the model trainers never fail.
+	if want := s.Clients * s.Rounds; s.Updates != want {
+		t.Errorf("sim updates = %d; want %d clients × %d rounds = %d", s.Updates, s.Clients, s.Rounds, want)
+	}
+	if want := int64(2 * 8 * g.Params * g.Clients); g.BytesPerRound != want {
+		t.Errorf("grpc bytes per round = %d; want 2 × 8 × %d params × %d clients = %d", g.BytesPerRound, g.Params, g.Clients, want)
+	}
+	for name, v := range map[string]float64{
+		"sim updates/s": s.UpdatesPerSec, "sim naive updates/s": s.NaiveUpdatesPerSec, "sim ratio": s.Ratio,
+		"grpc MB/s": g.MBPerSec, "grpc TLS MB/s": g.TLSCopyMBPerSec, "grpc ratio": g.Ratio,
+	} {
+		if !(v > 0) {
+			t.Errorf("%s = %v; want > 0", name, v)
+		}
+	}
+	// The coordinator holds at least the global model and the aggregate while
+	// a round is open, so the peak must exceed the idle coordinator by more
+	// than one model size.
+	if m.PeakRSSBytes-m.IdleRSSBytes < m.ModelBytes {
+		t.Errorf("memory peak %d − idle %d < model %d bytes; the run cannot have been measured", m.PeakRSSBytes, m.IdleRSSBytes, m.ModelBytes)
+	}
+	if m.GCCycles == 0 {
+		t.Errorf("memory: no gctrace line parsed from the coordinator child")
+	}
+}
+
+// TestCLIJSON runs `cohort bench --quick --only grpc --output json` and checks
+// the JSON contract: the selected measurement is present, the others absent.
+// (The memory measurement is not selected: in a test binary, the CLI's
+// launcher would re-run the tests instead of a coordinator.)
+func TestCLIJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a gRPC measurement")
+	}
+	var out, errs bytes.Buffer
+	if code := cli.Main([]string{"bench", "--quick", "--only", "grpc", "--output", "json"}, nil, &out, &errs); code != 0 {
+		t.Fatalf("cohort bench exited with %d: %s", code, errs.String())
+	}
+	var rep map[string]json.RawMessage
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, out.String())
+	}
+	for _, k := range []string{"quick", "gomaxprocs", "grpc", "seconds"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("JSON report lacks %q: %s", k, out.String())
+		}
+	}
+	for _, k := range []string{"sim", "memory"} {
+		if _, ok := rep[k]; ok {
+			t.Errorf("JSON report has %q, which --only grpc did not select", k)
+		}
+	}
+	var g bench.GRPCResult
+	if err := json.Unmarshal(rep["grpc"], &g); err != nil || !(g.MBPerSec > 0 && g.Ratio > 0) {
+		t.Errorf("grpc result = %+v (%v); want positive MB/s and ratio", g, err)
+	}
+	if !bytes.Contains(errs.Bytes(), []byte("bench: grpc:")) {
+		t.Errorf("no progress line on stderr: %q", errs.String())
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*bench.Config)
+		ok   bool
+	}{
+		{"default", func(*bench.Config) {}, true},
+		{"unknown measurement", func(c *bench.Config) { c.Only = []string{"disk"} }, false},
+		{"no launcher", func(c *bench.Config) { c.Memory.Launch = nil }, false},
+		{"no launcher but memory skipped", func(c *bench.Config) { c.Memory.Launch, c.Only = nil, []string{bench.Sim} }, true},
+		{"no clients", func(c *bench.Config) { c.Sim.Clients = 0 }, false},
+		{"one-parameter model", func(c *bench.Config) { c.GRPC.Params = 1 }, false},
+	} {
+		c := bench.DefaultConfig(testLauncher)
+		tc.mod(&c)
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%s: Validate() = %v; want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+// BenchmarkSimThroughput simulates 200 in-process clients and reports client
+// updates per second of fit-phase wall time, and that rate as a share of the
+// naive loop's. One op is one measured round (at least 5 are played, after a
+// warm-up round, since loading the dataset dominates a single round);
+// ns/op is fit-phase time per round.
+func BenchmarkSimThroughput(b *testing.B) {
+	rounds := max(b.N, 5)
+	r, err := bench.MeasureSim(context.Background(), bench.SimConfig{Dataset: "fertility", Clients: 200, Rounds: rounds, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(r.FitSeconds*1e9/float64(rounds), "ns/op")
+	b.ReportMetric(r.UpdatesPerSec, "updates/s")
+	b.ReportMetric(r.NaiveUpdatesPerSec, "naive-updates/s")
+	b.ReportMetric(r.Ratio, "x-naive")
+}
+
+// BenchmarkGRPCRound plays rounds of 4 clients on a 100k-parameter model over
+// gRPC with mTLS on loopback and reports the fit phase's MB/s, and that rate
+// as a share of a TLS io.Copy's. One op is one measured round (at least 3,
+// after a warm-up round); ns/op is fit-phase time per round.
+func BenchmarkGRPCRound(b *testing.B) {
+	rounds := max(b.N, 3)
+	r, err := bench.MeasureGRPC(context.Background(), bench.GRPCConfig{Clients: 4, Params: 100_000, Rounds: rounds})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(r.FitSeconds*1e9/float64(rounds), "ns/op")
+	b.ReportMetric(r.MBPerSec, "MB/s")
+	b.ReportMetric(r.TLSCopyMBPerSec, "tls-MB/s")
+	b.ReportMetric(r.Ratio, "x-tls")
+}
+
+func ExampleQuickConfig() {
+	cfg := bench.QuickConfig(nil)
+	fmt.Println(cfg.Sim.Clients, cfg.GRPC.Clients, cfg.Memory.Clients)
+	// Output: 200 4 10
+}

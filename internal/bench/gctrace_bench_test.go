@@ -1,0 +1,33 @@
+package bench
+
+import "testing"
+
+func TestGCStats(t *testing.T) {
+	var s gcStats
+	lines := []struct {
+		line string
+		gc   bool
+	}{
+		{"gc 1 @0.011s 2%: 0.012+1.2+0.005 ms clock, 0.024+0.31/0.52/0.10+0.010 ms cpu, 3->4->1 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 2 P", true},
+		{"gc 2 @0.500s 1%: 0.02+3+0.01 ms clock, 0.04+0.1/2/0+0.02 ms cpu, 40->42->17 MB, 41 MB goal, 0 MB stacks, 0 MB globals, 2 P (forced)", true},
+		{"gc 3 @0.900s 1%: 0.02+3+0.01 ms clock, 0.04+0.1/2/0+0.02 ms cpu, 30->31->25 MB, 34 MB goal, 0 MB stacks, 0 MB globals, 2 P", true},
+		{`time=2026-01-01T00:00:00Z level=WARN msg="round failed"`, false},
+		{"scvg: 1 MB released", false},
+	}
+	for _, l := range lines {
+		if got := s.add(l.line); got != l.gc {
+			t.Errorf("add(%q) = %v; want %v", l.line, got, l.gc)
+		}
+	}
+	if want := (gcStats{peakHeap: 40 << 20, maxLive: 25 << 20, cycles: 3}); s != want {
+		t.Errorf("after three cycles, stats = %+v; want %+v", s, want)
+	}
+}
+
+func TestWithGCTrace(t *testing.T) {
+	for in, want := range map[string]string{"": "gctrace=1", "madvdontneed=1": "madvdontneed=1,gctrace=1"} {
+		if got := withGCTrace(in); got != want {
+			t.Errorf("withGCTrace(%q) = %q; want %q", in, got, want)
+		}
+	}
+}

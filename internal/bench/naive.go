@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cohortfl/cohort/dataset"
+	"github.com/cohortfl/cohort/internal/sim"
+	"github.com/cohortfl/cohort/model"
+)
+
+// naiveSites splits the dataset exactly as internal/sim does (global test
+// split, partition of the training rows, each site's local eval split) and
+// standardises every site's training rows with the pooled moments, which
+// equal the federated sum the simulated sites standardise with.
+func naiveSites(c sim.Config) ([]model.Examples, error) {
+	b, err := dataset.Builtin(c.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	t, err := b.Load()
+	if err != nil {
+		return nil, err
+	}
+	enc, err := dataset.NewEncoder(t)
+	if err != nil {
+		return nil, err
+	}
+	all, err := enc.Encode(t)
+	if err != nil {
+		return nil, err
+	}
+	trainIdx, _, err := dataset.TrainTestSplit(all.Y, c.TestFraction, c.Seed)
+	if err != nil {
+		return nil, err
+	}
+	trainTable, err := t.Subset(trainIdx)
+	if err != nil {
+		return nil, err
+	}
+	parts, _, err := dataset.Partition(c.Partition, trainTable, c.Clients, c.Seed)
+	if err != nil {
+		return nil, err
+	}
+	var sites []model.Examples
+	var pooled []int
+	for i, part := range parts {
+		rows := make([]int, len(part))
+		for j, k := range part {
+			rows[j] = trainIdx[k]
+		}
+		fit := rows
+		if c.EvalFraction > 0 && len(rows) >= 2 {
+			if fit, _, err = dataset.LocalSplit(rows, c.EvalFraction, c.Seed+uint64(i)); err != nil {
+				return nil, err
+			}
+		}
+		if len(fit) == 0 {
+			continue
+		}
+		sites = append(sites, all.Subset(fit))
+		pooled = append(pooled, fit...)
+	}
+	st, err := dataset.NewStandardizer(dataset.LocalMoments(all.Subset(pooled)), all.D)
+	if err != nil {
+		return nil, err
+	}
+	for i := range sites {
+		if err := st.Apply(&sites[i]); err != nil {
+			return nil, err
+		}
+	}
+	return sites, nil
+}
+
+// naiveLoop is the baseline of MeasureSim: for each round, every site trains
+// (model.Train from a copy of the global parameters) on GOMAXPROCS workers —
+// the parallelism the in-process transport uses — and the example-weighted
+// mean delta is applied. There is no coordinator: no tasks, nonces, round
+// state, validation, store or evaluation. It plays c.Rounds rounds and times
+// all but the warm-up rounds.
+func naiveLoop(ctx context.Context, c sim.Config) (time.Duration, int, error) {
+	sites, err := naiveSites(c)
+	if err != nil {
+		return 0, 0, fmt.Errorf("bench: naive baseline: %w", err)
+	}
+	m, err := model.New(model.Spec{Name: c.Model, Features: sites[0].D, Classes: 2})
+	if err != nil {
+		return 0, 0, err
+	}
+	cfg := model.TrainConfig{Epochs: c.LocalEpochs, BatchSize: c.BatchSize, LearningRate: c.LearningRate,
+		Optimizer: c.Optimizer, L2: c.L2}
+	global := m.Init(rand.New(rand.NewPCG(c.Seed, 0)))
+	workers := runtime.GOMAXPROCS(0)
+
+	var elapsed time.Duration
+	updates := 0
+	for r := 1; r <= c.Rounds; r++ {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		began := time.Now()
+		sum := make([]float64, len(global))
+		var weight float64
+		var mu sync.Mutex
+		var next atomic.Int64
+		var firstErr error
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				local := make([]float64, len(global))
+				var w float64
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(sites) {
+						break
+					}
+					params := slices.Clone(global)
+					rng := rand.New(rand.NewPCG(c.Seed^uint64(r), uint64(i)))
+					if _, err := model.Train(m, params, sites[i], cfg, rng); err != nil {
+						mu.Lock()
+						firstErr = err
+						mu.Unlock()
+						return
+					}
+					n := float64(sites[i].N)
+					for j, p := range params {
+						local[j] += n * (p - global[j])
+					}
+					w += n
+				}
+				mu.Lock()
+				for j, v := range local {
+					sum[j] += v
+				}
+				weight += w
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return 0, 0, fmt.Errorf("bench: naive baseline, round %d: %w", r, firstErr)
+		}
+		for j := range global {
+			global[j] += sum[j] / weight
+		}
+		if r > warmupRounds {
+			elapsed += time.Since(began)
+			updates += len(sites)
+		}
+	}
+	return elapsed, updates, nil
+}
