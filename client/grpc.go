@@ -203,6 +203,10 @@ func (s *session) execute(ctx context.Context, t *cohortv1.Task) error {
 		func() ([]float64, error) { return s.download(ctx, t) },
 		func() ([]byte, error) { return s.downloadBlob(ctx, t) })
 	if err != nil {
+		// Tell the coordinator, so it does not wait for this site until the deadline.
+		if rerr := s.reportFailure(ctx, t, err); rerr != nil {
+			s.o.Logger.Warn("could not report the failed task", "round", t.Round, "err", rerr)
+		}
 		return err
 	}
 	switch {
@@ -296,6 +300,20 @@ func (s *session) upload(ctx context.Context, t *cohortv1.Task, open uploader, v
 		if err := stream.Send(&cohortv1.UploadChunk{Msg: &cohortv1.UploadChunk_Data{Data: buf}}); err != nil {
 			return closeErr(stream, err)
 		}
+	}
+	_, err = stream.CloseAndRecv()
+	return err
+}
+
+// reportFailure sends a header-only upload carrying the reason a task failed.
+func (s *session) reportFailure(ctx context.Context, t *cohortv1.Task, cause error) error {
+	stream, err := s.api.SubmitSecAgg(s.ctx(ctx))
+	if err != nil {
+		return err
+	}
+	hdr := &cohortv1.UploadHeader{RunId: t.RunId, Round: t.Round, Nonce: t.Nonce, Kind: t.Kind, Error: cause.Error()}
+	if err := stream.Send(&cohortv1.UploadChunk{Msg: &cohortv1.UploadChunk_Header{Header: hdr}}); err != nil {
+		return closeErr(stream, err)
 	}
 	_, err = stream.CloseAndRecv()
 	return err

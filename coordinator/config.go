@@ -48,8 +48,12 @@ type RunConfig struct {
 	// WaitForClients bounds how long a round waits for MinClients sites to be
 	// connected before it fails.
 	WaitForClients Duration `json:"wait_for_clients"`
-	OnFailure      string   `json:"on_failure"`
-	MaxRetries     int      `json:"max_retries"`
+	// StartSites is how many connected sites a new run waits for (up to
+	// WaitForClients) before its key ceremony and statistics phase, so that
+	// every expected site takes part in them. 0 means MinClients.
+	StartSites int    `json:"start_sites,omitempty"`
+	OnFailure  string `json:"on_failure"`
+	MaxRetries int    `json:"max_retries"`
 
 	// Local training, sent to every site with the fit task.
 	LocalEpochs  int     `json:"local_epochs"`
@@ -179,6 +183,9 @@ func (c RunConfig) Validate() error {
 	case OnFailureRetry, OnFailureStop:
 	default:
 		bad("on_failure %q is unknown (want retry or stop)", c.OnFailure)
+	}
+	if c.StartSites < 0 {
+		bad("start_sites = %d, want >= 0", c.StartSites)
 	}
 	if c.MaxRetries < 0 {
 		bad("max_retries = %d, want >= 0", c.MaxRetries)

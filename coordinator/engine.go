@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -178,6 +179,9 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 			return nil, 0, err
 		}
 		e.setActive(ar)
+		if err := e.awaitStartSites(ctx, stored); err != nil {
+			return nil, 0, err
+		}
 		return ar, latest.Round + 1, nil
 	case errors.Is(err, store.ErrNotFound):
 	default:
@@ -192,6 +196,9 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 	}
 	ar := &activeRun{cfg: cfg, strategy: strat, wake: make(chan struct{}, 1)}
 	e.setActive(ar)
+	if err := e.awaitStartSites(ctx, cfg); err != nil {
+		return nil, 0, err
+	}
 	if ar.secure() {
 		if err := e.keyCeremony(ctx, ar); err != nil {
 			return nil, 0, err
@@ -218,6 +225,22 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 		return nil, 0, fmt.Errorf("coordinator: creating run %q: %w", cfg.RunID, err)
 	}
 	return ar, 1, nil
+}
+
+// awaitStartSites waits up to WaitForClients for StartSites connected sites
+// before a run starts or resumes, so that every expected site — including those
+// still reconnecting after a coordinator restart — takes part. With fewer, the
+// run goes on and each phase enforces MinClients.
+func (e *Engine) awaitStartSites(ctx context.Context, cfg RunConfig) error {
+	want := max(cfg.StartSites, cfg.MinClients)
+	if _, err := e.waitForSites(ctx, want, time.Duration(cfg.WaitForClients), nil); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e.log.Warn("starting with fewer sites than start_sites", "run", cfg.RunID,
+			"connected", len(e.o.Dispatcher.Connected()), "start_sites", want)
+	}
+	return nil
 }
 
 func (e *Engine) setActive(ar *activeRun) {
@@ -337,7 +360,7 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 			lastErr = err
 			e.o.Metrics.Rounds.WithLabelValues("fit", "failed").Inc()
 			e.log.Warn("round failed", "run", ar.cfg.RunID, "round", r, "attempt", attempt, "err", err)
-			rec.Status, rec.Reason = "failed", err.Error()
+			rec.Status, rec.Reason, rec.EndedAt = "failed", err.Error(), e.o.Now()
 			if serr := e.o.Store.RecordFailedRound(context.WithoutCancel(ctx), rec); serr != nil {
 				return RoundReport{}, errors.Join(err, fmt.Errorf("coordinator: recording failed round: %w", serr))
 			}
@@ -349,7 +372,7 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 		if newParams == nil {
 			newParams = ar.global
 		}
-		rec.Status = "committed"
+		rec.Status, rec.EndedAt = "committed", e.o.Now()
 		rec.Metrics = map[string]float64{"train_loss": trainLoss}
 		mv := store.ModelVersion{RunID: ar.cfg.RunID, Version: r, Round: r, Params: newParams, NumParams: len(newParams), CreatedAt: e.o.Now()}
 		if err := e.commitRound(context.WithoutCancel(ctx), ar, rec, mv); err != nil {
@@ -449,7 +472,7 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, o phaseOpts) (sto
 	rec := store.RoundRecord{RunID: cfg.RunID, Round: r, Attempt: attempt, StartedAt: e.o.Now()}
 	selected := o.sites
 	if selected == nil {
-		available, err := e.waitForSites(ctx, o.minResults, time.Duration(cfg.WaitForClients))
+		available, err := e.waitForSites(ctx, o.minResults, time.Duration(cfg.WaitForClients), ar.keyHolder)
 		if err != nil {
 			rec.EndedAt = e.o.Now()
 			return rec, err
@@ -593,11 +616,15 @@ func retryable(err error) bool {
 	return errors.Is(err, ErrTooFewClient) || errors.Is(err, ErrTooFewDecryptors)
 }
 
-// waitForSites waits up to wait for at least min connected sites.
-func (e *Engine) waitForSites(ctx context.Context, min int, wait time.Duration) ([]string, error) {
+// waitForSites waits up to wait for at least min connected sites that pass
+// eligible (nil: every site).
+func (e *Engine) waitForSites(ctx context.Context, min int, wait time.Duration, eligible func(string) bool) ([]string, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		av := e.o.Dispatcher.Connected()
+		if eligible != nil {
+			av = slices.DeleteFunc(slices.Clone(av), func(s string) bool { return !eligible(s) })
+		}
 		e.o.Metrics.ConnectedSites.Set(float64(len(av)))
 		if len(av) >= min {
 			return av, nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 
 	"github.com/cohortfl/cohort/internal/secwire"
@@ -354,13 +353,16 @@ func (e *Engine) submitSecAgg(ar *activeRun, site string, payload []byte) error 
 	return nil
 }
 
-// memberNames returns the epoch's key holders.
-func (s *secState) memberNames() []string {
-	out := make([]string, 0, len(s.epoch.Members))
-	for _, m := range s.epoch.Members {
-		out = append(out, m.ID)
+// keyHolder reports whether site may be given tasks of this run: with secure
+// aggregation only the epoch's key holders can seal results or decrypt; a
+// site that joined after the key ceremony is left out instead of stalling
+// every round until its deadline. During the ceremony every site is eligible.
+func (ar *activeRun) keyHolder(site string) bool {
+	if ar.sec == nil || ar.sec.pubs == nil {
+		return true
 	}
-	return slices.Clip(out)
+	_, ok := ar.sec.pubs[site]
+	return ok
 }
 
 // sealedDim is the dimension a sealed result of the current phase must have,

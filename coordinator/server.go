@@ -216,6 +216,15 @@ func (s *SiteServer) receive(stream uploadStream, phase Phase) error {
 	if err != nil {
 		return toStatus(err)
 	}
+	if hdr.Error != "" {
+		reason := hdr.Error
+		if len(reason) > 1024 {
+			reason = reason[:1024] + "…"
+		}
+		s.log.Warn("site reported a failed task", "site", site, "round", hdr.Round, "reason", reason)
+		s.engine.AbortResult(site, "site reported: "+reason)
+		return stream.SendAndClose(&cohortv1.UploadAck{Accepted: false})
+	}
 	if exp.Sealed {
 		return s.receiveSealed(stream, site, hdr)
 	}

@@ -139,7 +139,7 @@ func TestCoordinatorKill9Resume(t *testing.T) {
 	dir := t.TempDir()
 	p := newPKI(t, filepath.Join(dir, "pki"), threeSites...)
 	db := filepath.Join(dir, "coordinator.db")
-	run := writeRunConfig(t, dir, map[string]any{"run_id": runID, "rounds": rounds, "min_clients": 2,
+	run := writeRunConfig(t, dir, map[string]any{"run_id": runID, "rounds": rounds, "min_clients": 2, "start_sites": 3,
 		"round_timeout": "20s", "wait_for_clients": "30s", "model": "logreg", "classes": 2, "strategy": "fedavg"})
 
 	c := startCoordinator(t, p, db, run, "--exit-when-done")
@@ -220,7 +220,7 @@ func TestClientKilledMidRound(t *testing.T) {
 	dir := t.TempDir()
 	p := newPKI(t, filepath.Join(dir, "pki"), threeSites...)
 	db := filepath.Join(dir, "coordinator.db")
-	run := writeRunConfig(t, dir, map[string]any{"run_id": runID, "rounds": rounds, "min_clients": 2,
+	run := writeRunConfig(t, dir, map[string]any{"run_id": runID, "rounds": rounds, "min_clients": 2, "start_sites": 3,
 		"round_timeout": roundTimeout.String(), "wait_for_clients": "30s", "max_retries": 3,
 		"model": "logreg", "classes": 2, "strategy": "fedavg"})
 

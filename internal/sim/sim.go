@@ -134,6 +134,7 @@ func runConfig(c Config, sites int, timeout time.Duration) coordinator.RunConfig
 	}
 	rc.Rounds, rc.FractionFit, rc.Seed = c.Rounds, c.FractionFit, c.Seed
 	rc.MinClients = min(c.MinClients, sites)
+	rc.StartSites = sites // every simulated site takes part in the statistics phase (and key ceremony)
 	rc.LocalEpochs, rc.BatchSize, rc.LearningRate, rc.Optimizer, rc.L2 = c.LocalEpochs, c.BatchSize, c.LearningRate, c.Optimizer, c.L2
 	rc.RoundTimeout = coordinator.Duration(timeout)
 	rc.WaitForClients = coordinator.Duration(30 * time.Second)

@@ -427,7 +427,11 @@ type UploadHeader struct {
 	// Training metrics (loss, ...), informational.
 	Metrics map[string]float64 `protobuf:"bytes,6,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	// The kind of task this result answers (SubmitSecAgg uses it).
-	Kind          TaskKind `protobuf:"varint,7,opt,name=kind,proto3,enum=cohort.v1.TaskKind" json:"kind,omitempty"`
+	Kind TaskKind `protobuf:"varint,7,opt,name=kind,proto3,enum=cohort.v1.TaskKind" json:"kind,omitempty"`
+	// If set, the site could not (or would not) execute the task, for example
+	// because it refuses to decrypt; no payload follows. The coordinator
+	// releases the site's slot at once instead of waiting for the deadline.
+	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -509,6 +513,13 @@ func (x *UploadHeader) GetKind() TaskKind {
 		return x.Kind
 	}
 	return TaskKind_TASK_KIND_UNSPECIFIED
+}
+
+func (x *UploadHeader) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
 }
 
 type UploadChunk struct {
@@ -2243,7 +2254,7 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"ModelChunk\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\x03R\x05total\x12\x16\n" +
-	"\x06values\x18\x03 \x01(\fR\x06values\"\xbe\x02\n" +
+	"\x06values\x18\x03 \x01(\fR\x06values\"\xd4\x02\n" +
 	"\fUploadHeader\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x04R\x05round\x12\x14\n" +
@@ -2251,7 +2262,8 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\fnum_examples\x18\x04 \x01(\x03R\vnumExamples\x12#\n" +
 	"\rpayload_bytes\x18\x05 \x01(\x03R\fpayloadBytes\x12>\n" +
 	"\ametrics\x18\x06 \x03(\v2$.cohort.v1.UploadHeader.MetricsEntryR\ametrics\x12'\n" +
-	"\x04kind\x18\a \x01(\x0e2\x13.cohort.v1.TaskKindR\x04kind\x1a:\n" +
+	"\x04kind\x18\a \x01(\x0e2\x13.cohort.v1.TaskKindR\x04kind\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"]\n" +
