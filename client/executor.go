@@ -9,6 +9,7 @@ import (
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/model"
+	"github.com/cohortfl/cohort/privacy"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
 	"github.com/cohortfl/cohort/secagg"
 )
@@ -42,6 +43,9 @@ type Executor struct {
 	sec     *secureSite
 	// Logger records refusals to decrypt (nil: slog.Default()).
 	Logger *slog.Logger
+	// Noise draws N(0, 1) for distributed DP noise; nil uses crypto/rand.
+	// Only simulations and tests set a seeded source.
+	Noise func() float64
 }
 
 // NewExecutor returns an Executor for the site called name (its certificate's
@@ -123,10 +127,26 @@ func (x *Executor) Execute(ctx context.Context, t Task, params func() ([]float64
 		if err != nil {
 			return Result{}, err
 		}
-		if !c.Secure {
-			return Result{Floats: delta, NumExamples: res.NumExamples, Metrics: res.Metrics}, nil
+		n := res.NumExamples
+		if c.ClientClip > 0 {
+			// Client-level DP: clip to the bound, weigh 1, and in distributed
+			// mode add this site's share of the noise before anything leaves.
+			ClipL2(delta, c.ClientClip)
+			if c.ClientNoiseStd > 0 {
+				noise := x.Noise
+				if noise == nil {
+					noise = privacy.CryptoNormal
+				}
+				for i := range delta {
+					delta[i] += c.ClientNoiseStd * noise()
+				}
+			}
+			n = 1
 		}
-		b, err := x.sec.seal(t.RunID, c.SecAggEpoch, c.SecAggRound, secwire.FitVector(delta, res.NumExamples, res.Metrics["loss"]))
+		if !c.Secure {
+			return Result{Floats: delta, NumExamples: n, Metrics: res.Metrics}, nil
+		}
+		b, err := x.sec.seal(t.RunID, c.SecAggEpoch, c.SecAggRound, secwire.FitVector(delta, n, res.Metrics["loss"]))
 		return Result{Sealed: b}, err
 	case cohortv1.TaskKind_TASK_KIND_EVALUATE:
 		p, err := params()

@@ -85,6 +85,9 @@ type RunConfig struct {
 	Threshold int     `json:"threshold,omitempty"`
 	ClipBound float64 `json:"clip_bound,omitempty"`
 
+	// DP configures client-level and record-level differential privacy.
+	DP *DPConfig `json:"dp,omitempty"`
+
 	// SecAgg is filled in by the key ceremony (not an input): the epoch's
 	// members, parameters and collective public key, so a restarted
 	// coordinator continues with the same keys.
@@ -216,6 +219,12 @@ func (c RunConfig) Validate() error {
 	strat, err := aggregation.New(c.Strategy, c.StrategyOptions)
 	if err != nil {
 		bad("strategy: %w", err)
+	}
+	c.DP.validate(c, bad)
+	if c.DP != nil && c.DP.Client != nil {
+		if _, ok := strat.(aggregation.MeanStrategy); strat != nil && !ok {
+			bad("strategy %q cannot run with client-level DP, which needs the sum of clipped updates", c.Strategy)
+		}
 	}
 	switch c.Secure {
 	case SecureNone, "":

@@ -20,6 +20,7 @@ import (
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/model"
+	"github.com/cohortfl/cohort/privacy"
 )
 
 // ErrNoActiveRun is returned to sites that submit when no run is in progress.
@@ -37,6 +38,9 @@ type Options struct {
 	Metrics    *Metrics         // nil: unregistered instruments
 	Now        func() time.Time // nil: time.Now
 	Rand       io.Reader        // nonces; nil: crypto/rand
+	// Noise draws standard normal variates for central DP noise; nil uses
+	// crypto/rand. Simulations pass a seeded source for reproducibility.
+	Noise func() float64
 	// OnRound, if set, is called after each committed round (and its evaluation)
 	// with the round's record. It runs on the engine's goroutine and must be quick.
 	OnRound func(RoundReport)
@@ -92,6 +96,7 @@ type activeRun struct {
 	wake      chan struct{}
 
 	sec   *secState         // secure aggregation (nil for secure=none)
+	dp    *dpState          // differential privacy (nil without DP)
 	blobs map[string][]byte // task payloads of the open phase, by name
 }
 
@@ -111,6 +116,9 @@ func NewEngine(o Options) (*Engine, error) {
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Reader
+	}
+	if o.Noise == nil {
+		o.Noise = privacy.CryptoNormal
 	}
 	if err := o.Store.Migrate(context.Background(), "coordinator", coordinatorMigrations); err != nil {
 		return nil, err
@@ -178,6 +186,9 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 		if err := e.restoreStrategy(ctx, ar, latest.Round); err != nil {
 			return nil, 0, err
 		}
+		if err := e.setupDP(ctx, ar); err != nil {
+			return nil, 0, err
+		}
 		e.setActive(ar)
 		if err := e.awaitStartSites(ctx, stored); err != nil {
 			return nil, 0, err
@@ -197,6 +208,9 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 	ar := &activeRun{cfg: cfg, strategy: strat, wake: make(chan struct{}, 1)}
 	e.setActive(ar)
 	if err := e.awaitStartSites(ctx, cfg); err != nil {
+		return nil, 0, err
+	}
+	if err := e.setupDP(ctx, ar); err != nil {
 		return nil, 0, err
 	}
 	if ar.secure() {
@@ -385,6 +399,9 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 		e.o.Metrics.RoundSeconds.Observe(e.o.Now().Sub(began).Seconds())
 
 		metrics := map[string]float64{"train_loss": trainLoss}
+		for k, v := range e.spent(ctx, ar) {
+			metrics[k] = v
+		}
 		evalMetrics, err := e.evaluate(ctx, ar, r)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -501,7 +518,7 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, o phaseOpts) (sto
 	ar.round = round
 	switch phase {
 	case PhaseFit:
-		if !ar.secure() {
+		if !ar.secure() && cfg.DP.clientDP() == nil {
 			ar.agg = ar.strategy.NewAggregator(r, ar.global)
 		}
 		ar.trainLoss, ar.trainW = 0, 0
@@ -526,6 +543,15 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, o phaseOpts) (sto
 				Optimizer: cfg.Optimizer, L2: cfg.L2, ProximalMu: fitCfg.ProximalMu,
 				Seed: siteSeed(cfg.Seed, site, r, attempt), Moments: cfg.FeatureMoments,
 			}}
+		if cd := cfg.DP.clientDP(); cd != nil && phase == PhaseFit {
+			t.Config.ClientClip = cd.Clip
+			if cd.Mode == DPDistributed {
+				t.Config.ClientNoiseStd = ar.dp.sigma * cd.Clip / math.Sqrt(float64(cfg.MinClients))
+			}
+		}
+		if rd := cfg.DP.recordDP(); rd != nil && phase == PhaseFit {
+			t.Config.RecordClip, t.Config.RecordSigma, t.Config.RecordQ = rd.Clip, ar.dp.rsigma, ar.dp.rq
+		}
 		if ar.secure() {
 			t.Config.Secure, t.Config.SecAggEpoch = true, 1
 			t.Config.SecAggRound = secRound(r, attempt, phase == PhaseEvaluate)
@@ -577,11 +603,52 @@ wait:
 // fitRound plays the fit phase of one attempt and returns the new global
 // parameters (nil: keep) and the mean training loss.
 func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (store.RoundRecord, []float64, float64, error) {
-	rec, err := e.playPhase(ctx, ar, phaseOpts{phase: PhaseFit, round: r, attempt: attempt, minResults: ar.cfg.MinClients})
+	cfg := ar.cfg
+	rec := store.RoundRecord{RunID: cfg.RunID, Round: r, Attempt: attempt, StartedAt: e.o.Now()}
+	available, err := e.waitForSites(ctx, cfg.MinClients, time.Duration(cfg.WaitForClients), ar.keyHolder)
 	if err != nil {
 		return rec, nil, 0, err
 	}
-	if !ar.secure() {
+	var selected []string
+	if cd := cfg.DP.clientDP(); cd != nil {
+		selected = poissonSample(available, ar.dp.q, cfg.Seed, r, attempt)
+		if len(selected) < cfg.MinClients {
+			return rec, nil, 0, fmt.Errorf("%w: Poisson sampling at q=%v chose %d of %d sites, need %d", ErrTooFewClient, ar.dp.q, len(selected), len(available), cfg.MinClients)
+		}
+		e.mu.Lock()
+		ar.dp.cands = len(available)
+		if !ar.secure() {
+			ar.dp.sum = aggregation.NewWeightedSum(len(ar.global))
+		}
+		e.mu.Unlock()
+	} else if selected, err = SelectCohort(available, cfg.FractionFit, cfg.MinClients, cfg.Seed, r, attempt); err != nil {
+		return rec, nil, 0, err
+	}
+	// The ledger row is written (and the budget checked) before any noisy
+	// value of this round exists.
+	if err := e.reserve(ctx, ar, r, attempt, selected); err != nil {
+		return rec, nil, 0, err
+	}
+	rec, err = e.playPhase(ctx, ar, phaseOpts{phase: PhaseFit, round: r, attempt: attempt, sites: selected, minResults: cfg.MinClients})
+	if err != nil {
+		return rec, nil, 0, err
+	}
+	p := len(ar.global)
+	var sum []float64 // Σ weight·Δ (p values), Σ weight, Σ weight·loss
+	switch {
+	case ar.secure():
+		if sum, err = e.decryptSum(ctx, ar, r, attempt); err != nil {
+			return rec, nil, 0, err
+		}
+		if len(sum) != p+2 || !(sum[p] > 0) {
+			return rec, nil, 0, fmt.Errorf("coordinator: decrypted fit sum has %d values and total weight %v", len(sum), sum[min(p, len(sum)-1)])
+		}
+	case cfg.DP.clientDP() != nil:
+		e.mu.Lock()
+		sum = append(ar.dp.sum.Sum(), ar.dp.sum.TotalWeight(), ar.trainLoss)
+		ar.dp.sum = nil
+		e.mu.Unlock()
+	default:
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		params, err := ar.agg.Result()
@@ -591,24 +658,27 @@ func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (s
 		}
 		return rec, params, ar.trainLoss / ar.trainW, nil
 	}
-	sum, err := e.decryptSum(ctx, ar, r, attempt)
-	if err != nil {
-		return rec, nil, 0, err
+	divisor, trainLoss := sum[p], sum[p+1]/sum[p]
+	if cd := cfg.DP.clientDP(); cd != nil {
+		if cd.Mode == DPCentral {
+			std := ar.dp.sigma * cd.Clip
+			for i := 0; i < p; i++ {
+				sum[i] += std * ar.dp.noise()
+			}
+		}
+		// Fixed denominator: the expected cohort size, so that one site's
+		// presence changes the mean by at most C/(q·N).
+		divisor = ar.dp.q * float64(ar.dp.cands)
 	}
-	p := len(ar.global)
-	if len(sum) != p+2 || !(sum[p] > 0) {
-		return rec, nil, 0, fmt.Errorf("coordinator: decrypted fit sum has %d values and total weight %v", len(sum), sum[min(p, len(sum)-1)])
-	}
-	n := sum[p]
 	mean := make([]float64, p)
 	for i := range mean {
-		mean[i] = sum[i] / n
+		mean[i] = sum[i] / divisor
 	}
 	params, err := ar.strategy.(aggregation.MeanStrategy).ApplyMean(r, ar.global, mean)
 	if err != nil {
 		return rec, nil, 0, fmt.Errorf("coordinator: applying round %d: %w", r, err)
 	}
-	return rec, params, sum[p+1] / n, nil
+	return rec, params, trainLoss, nil
 }
 
 // retryable reports failures a retry can fix: too few results or decryptors.

@@ -10,6 +10,7 @@ import (
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/model"
+	"github.com/cohortfl/cohort/privacy/ledger"
 )
 
 // coordinatorMigrations are the coordinator's own tables in the store's file.
@@ -27,19 +28,25 @@ var coordinatorMigrations = []store.Migration{{
 // transaction, the strategy's server-optimiser state, so a crash can never
 // pair a model with the optimiser state of another round.
 func (e *Engine) commitRound(ctx context.Context, ar *activeRun, rec store.RoundRecord, mv store.ModelVersion) error {
-	st, ok := ar.strategy.(aggregation.StatefulStrategy)
-	if !ok {
-		return e.o.Store.CommitRound(ctx, rec, mv)
+	var state []byte
+	if st, ok := ar.strategy.(aggregation.StatefulStrategy); ok {
+		var err error
+		if state, err = st.MarshalState(); err != nil {
+			return fmt.Errorf("coordinator: strategy state: %w", err)
+		}
 	}
-	b, err := st.MarshalState()
-	if err != nil {
-		return fmt.Errorf("coordinator: strategy state: %w", err)
+	var ids []int64
+	if ar.dp != nil {
+		ids, ar.dp.ids = ar.dp.ids, nil
 	}
 	return e.o.Store.CommitRoundTx(ctx, rec, mv, func(tx *sql.Tx) error {
-		if b == nil {
+		if err := ledger.ReleaseTx(ctx, tx, ids); err != nil {
+			return err
+		}
+		if state == nil {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO strategy_state (run_id, round, state) VALUES (?, ?, ?)`, rec.RunID, rec.Round, b)
+		_, err := tx.ExecContext(ctx, `INSERT INTO strategy_state (run_id, round, state) VALUES (?, ?, ?)`, rec.RunID, rec.Round, state)
 		return err
 	})
 }

@@ -120,7 +120,21 @@ func (e *Engine) SubmitFit(site string, res FitResult) error {
 	if hasLoss && (math.IsNaN(loss) || math.IsInf(loss, 0)) {
 		return e.reject(ar, site, fmt.Errorf("coordinator: site %q reported a non-finite training loss %v", site, loss))
 	}
-	if err := ar.agg.Add(aggregation.Update{Client: site, Delta: res.Delta, NumExamples: res.NumExamples}); err != nil {
+	if cd := ar.cfg.DP.clientDP(); cd != nil {
+		// Client-level DP: the site clipped its update; enforce the bound
+		// (a larger update would break the sensitivity analysis) and weigh it 1.
+		var norm float64
+		for _, v := range res.Delta {
+			norm += v * v
+		}
+		if norm = math.Sqrt(norm); norm > cd.Clip*(1+1e-9) {
+			return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q has L2 norm %.6g above the clip bound %g", site, norm, cd.Clip))
+		}
+		if err := ar.dp.sum.Add(site, res.Delta, 1); err != nil {
+			return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q, round %d: %w", site, ar.round.Number, err))
+		}
+		res.NumExamples = 1
+	} else if err := ar.agg.Add(aggregation.Update{Client: site, Delta: res.Delta, NumExamples: res.NumExamples}); err != nil {
 		return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q, round %d: %w", site, ar.round.Number, err))
 	}
 	if err := ar.round.Accept(site, e.o.Now()); err != nil {

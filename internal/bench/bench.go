@@ -16,10 +16,11 @@ const (
 	Sim    = "sim"
 	GRPC   = "grpc"
 	Memory = "memory"
+	Secure = "secure"
 )
 
 // Measurements lists every measurement in the order Run performs them.
-var Measurements = []string{Sim, GRPC, Memory}
+var Measurements = []string{Sim, GRPC, Memory, Secure}
 
 // Config selects and sizes the measurements. Start from DefaultConfig or
 // QuickConfig.
@@ -28,6 +29,7 @@ type Config struct {
 	Sim    SimConfig
 	GRPC   GRPCConfig
 	Memory MemoryConfig
+	Secure SecureConfig
 	// Only restricts Run to these measurements (nil: all).
 	Only []string
 	// Progress receives one line per step (nil: discarded).
@@ -36,13 +38,15 @@ type Config struct {
 
 // DefaultConfig is what `cohort bench` runs: the sizes of the performance
 // targets (1,000 simulated clients; 10 gRPC clients and 100 clients for
-// memory, on a 1M-parameter model). launch starts the coordinator child of
-// the memory measurement.
+// memory, on a 1M-parameter model; 10 sites with t = 6 for secure
+// aggregation of a 1M-parameter update). launch starts the coordinator child
+// of the memory measurement.
 func DefaultConfig(launch Launcher) Config {
 	return Config{
 		Sim:    SimConfig{Dataset: "fertility", Clients: 1000, Rounds: 10, Seed: 1},
 		GRPC:   GRPCConfig{Clients: 10, Params: 1_000_000, Rounds: 5},
 		Memory: MemoryConfig{Clients: 100, Params: 1_000_000, Rounds: 3, Launch: launch},
+		Secure: SecureConfig{Sites: 10, Threshold: 6, Params: 1_000_000, Rounds: 1},
 	}
 }
 
@@ -55,6 +59,7 @@ func QuickConfig(launch Launcher) Config {
 		Sim:    SimConfig{Dataset: "fertility", Clients: 200, Rounds: 3, Seed: 1},
 		GRPC:   GRPCConfig{Clients: 4, Params: 100_000, Rounds: 3},
 		Memory: MemoryConfig{Clients: 10, Params: 1_000_000, Rounds: 1, Launch: launch},
+		Secure: SecureConfig{Sites: 4, Threshold: 3, Params: 100_000, Rounds: 1},
 	}
 }
 
@@ -75,6 +80,9 @@ func (c Config) Validate() error {
 	if c.runs(Memory) {
 		errs = append(errs, c.Memory.validate())
 	}
+	if c.runs(Secure) {
+		errs = append(errs, c.Secure.validate())
+	}
 	return errors.Join(errs...)
 }
 
@@ -91,6 +99,7 @@ type Report struct {
 	Sim        *SimResult    `json:"sim,omitempty"`
 	GRPC       *GRPCResult   `json:"grpc,omitempty"`
 	Memory     *MemoryResult `json:"memory,omitempty"`
+	Secure     *SecureResult `json:"secure,omitempty"`
 	Seconds    float64       `json:"seconds"`
 }
 
@@ -137,6 +146,16 @@ func Run(ctx context.Context, c Config) (Report, error) {
 		}
 		logf("memory: peak RSS %.0f MB, idle %.0f MB", float64(r.PeakRSSBytes)/1e6, float64(r.IdleRSSBytes)/1e6)
 		rep.Memory = &r
+	}
+	if c.runs(Secure) {
+		s := c.Secure
+		logf("secure: %d sites, t=%d, %d parameters: each step in process, then %d+%d rounds over mTLS on loopback, HE and plaintext",
+			s.Sites, s.Threshold, s.Params, warmupRounds, s.Rounds)
+		r, err := measureSecure(ctx, s, logf)
+		if err != nil {
+			return rep, err
+		}
+		rep.Secure = &r
 	}
 	rep.Seconds = time.Since(began).Seconds()
 	return rep, nil

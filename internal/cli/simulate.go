@@ -24,6 +24,7 @@ type SimulateOptions struct {
 	IO     *IO
 	Config sim.Config
 	Hidden string
+	DP     []string
 	Out    string
 	Output string
 	cmd    *cobra.Command
@@ -78,6 +79,7 @@ skew, 20 rounds of FedAvg logistic regression.`,
 	f.Float64Var(&c.ProximalMu, "proximal-mu", 0, "FedProx μ (strategy fedprox)")
 	f.StringVar(&c.Secure, "secure", c.Secure, "how site results are summed: none, or he (threshold homomorphic encryption: the coordinator sees only sums)")
 	f.IntVar(&c.Threshold, "threshold", 0, "with --secure he: sites needed to decrypt a sum (default: a majority)")
+	f.StringArrayVar(&o.DP, "dp", nil, "differential privacy, repeatable: client:epsilon=E,delta=D,clip=C[,mode=central|distributed][,q=Q] and/or record:epsilon=E,delta=D,clip=C[,q=Q]")
 	f.StringVar(&o.Out, "out", "", "directory for metrics.csv, metrics.json, metrics.png, result.json and the SQLite state")
 	f.StringVar(&o.Output, "output", "text", "text or json (one JSON object on stdout)")
 	return cmd
@@ -106,6 +108,11 @@ func simulateRun(o *SimulateOptions) error {
 		}
 		o.Config.Hidden = h
 	}
+	dp, err := parseDP(o.DP)
+	if err != nil {
+		return err
+	}
+	o.Config.DP = dp
 	if err := o.Config.Validate(); err != nil {
 		return err
 	}
@@ -129,7 +136,14 @@ func simulateRun(o *SimulateOptions) error {
 	res, err := sim.Run(ctx, o.Config, sim.Options{DBPath: dbPath, Logger: log,
 		OnRound: func(r coordinator.RoundReport) {
 			rounds = append(rounds, roundMetrics(r))
-			bar.Describe(fmt.Sprintf("round %d acc %.3f", r.Round, r.Metrics["eval_accuracy"]))
+			desc := fmt.Sprintf("round %d acc %.3f", r.Round, r.Metrics["eval_accuracy"])
+			if eps, ok := r.Metrics["epsilon_client"]; ok {
+				desc += fmt.Sprintf(" ε(client) %.3f", eps)
+			}
+			if eps, ok := r.Metrics["epsilon_record_max"]; ok {
+				desc += fmt.Sprintf(" ε(record, max site) %.3f", eps)
+			}
+			bar.Describe(desc)
 			bar.Add(1)
 		}})
 	bar.Finish()
@@ -166,7 +180,19 @@ func roundMetrics(r coordinator.RoundReport) runout.RoundMetrics {
 		return math.NaN()
 	}
 	return runout.RoundMetrics{Round: r.Round, Clients: r.Accepted, TrainLoss: get("train_loss"), EvalLoss: get("eval_loss"),
-		EvalAccuracy: get("eval_accuracy"), EvalAUC: get("eval_auc"), Epsilon: math.NaN(), DurationSeconds: r.Duration.Seconds()}
+		EvalAccuracy: get("eval_accuracy"), EvalAUC: get("eval_auc"), Epsilon: epsilonOf(r.Metrics), DurationSeconds: r.Duration.Seconds()}
+}
+
+// epsilonOf is the ε a round report shows: client-level if present, else the
+// largest site's record-level ε, else NaN (no DP).
+func epsilonOf(m map[string]float64) float64 {
+	if v, ok := m["epsilon_client"]; ok {
+		return v
+	}
+	if v, ok := m["epsilon_record_max"]; ok {
+		return v
+	}
+	return math.NaN()
 }
 
 func printSimSummary(o *SimulateOptions, r sim.Result) error {

@@ -28,6 +28,17 @@ type TaskConfig struct {
 	Secure      bool
 	SecAggEpoch uint64
 	SecAggRound uint64
+
+	// Client-level DP: clip the update to L2 norm ClientClip and contribute
+	// it with weight 1; add N(0, ClientNoiseStd²) per coordinate before
+	// sealing (distributed mode; 0 in central mode).
+	ClientClip     float64
+	ClientNoiseStd float64
+	// Record-level DP-SGD inside the site: per-example clip, noise
+	// multiplier and Poisson sampling rate.
+	RecordClip  float64
+	RecordSigma float64
+	RecordQ     float64
 }
 
 // Keys of Task.config.
@@ -47,6 +58,11 @@ const (
 	keySecure    = "secure"
 	keySecEpoch  = "secagg_epoch"
 	keySecRound  = "secagg_round"
+	keyCClip     = "dp_client_clip"
+	keyCNoise    = "dp_client_noise_std"
+	keyRClip     = "dp_record_clip"
+	keyRSigma    = "dp_record_sigma"
+	keyRQ        = "dp_record_q"
 )
 
 // Encode returns the string map sent in Task.config.
@@ -73,6 +89,12 @@ func (c TaskConfig) Encode() map[string]string {
 	if c.Moments != nil {
 		b, _ := json.Marshal(c.Moments) // []float64 of finite values always marshals
 		m[keyMoments] = string(b)
+	}
+	for k, v := range map[string]float64{keyCClip: c.ClientClip, keyCNoise: c.ClientNoiseStd,
+		keyRClip: c.RecordClip, keyRSigma: c.RecordSigma, keyRQ: c.RecordQ} {
+		if v != 0 {
+			m[k] = strconv.FormatFloat(v, 'g', -1, 64)
+		}
 	}
 	if c.Secure {
 		m[keySecure] = "he"
@@ -115,6 +137,15 @@ func DecodeTaskConfig(m map[string]string) (TaskConfig, error) {
 	getf(keyLR, &c.LearningRate)
 	getf(keyL2, &c.L2)
 	getf(keyProx, &c.ProximalMu)
+	for k, dst := range map[string]*float64{keyCClip: &c.ClientClip, keyCNoise: &c.ClientNoiseStd,
+		keyRClip: &c.RecordClip, keyRSigma: &c.RecordSigma, keyRQ: &c.RecordQ} {
+		if _, ok := m[k]; ok {
+			getf(k, dst)
+			if err == nil && *dst < 0 {
+				err = fmt.Errorf("protocol: task config %q = %q must not be negative", k, m[k])
+			}
+		}
+	}
 	if err != nil {
 		return TaskConfig{}, err
 	}

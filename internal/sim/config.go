@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cohortfl/cohort/coordinator"
+
 	"github.com/cohortfl/cohort/dataset"
 )
 
@@ -34,6 +36,8 @@ type Config struct {
 
 	Secure    string `json:"secure"`              // none or he
 	Threshold int    `json:"threshold,omitempty"` // t of t-of-n decryption (he); 0 = majority
+
+	DP *coordinator.DPConfig `json:"dp,omitempty"` // differential privacy
 
 	TestFraction float64 `json:"test_fraction"` // global held-out test set
 	EvalFraction float64 `json:"eval_fraction"` // each site's local held-out share

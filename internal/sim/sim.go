@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cohortfl/cohort/aggregation"
@@ -14,6 +15,7 @@ import (
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/dataset"
 	"github.com/cohortfl/cohort/model"
+	"github.com/cohortfl/cohort/privacy"
 )
 
 // Scores are test-set metrics.
@@ -32,6 +34,7 @@ type Result struct {
 	TrainRows   int                       `json:"train_rows"`
 	TestRows    int                       `json:"test_rows"`
 	Features    int                       `json:"features"`
+	Epsilon     map[string]float64        `json:"epsilon,omitempty"` // ε spent at the end: "client", "record_max"
 	Rounds      []coordinator.RoundReport `json:"-"`
 	RoundsRun   int                       `json:"rounds_completed"`
 	Federated   Scores                    `json:"federated"`
@@ -84,6 +87,14 @@ func Run(ctx context.Context, c Config, o Options) (Result, error) {
 	defer db.Close()
 
 	rc := runConfig(c, len(p.sites), o.RoundTimeout)
+	var lastRound coordinator.RoundReport
+	user := o.OnRound
+	o.OnRound = func(r coordinator.RoundReport) {
+		lastRound = r
+		if user != nil {
+			user(r)
+		}
+	}
 	var final []float64
 	switch c.Transport {
 	case "inproc":
@@ -91,7 +102,8 @@ func Run(ctx context.Context, c Config, o Options) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		eng, err := coordinator.NewEngine(coordinator.Options{Store: db, Dispatcher: d, Logger: o.Logger, OnRound: o.OnRound})
+		eng, err := coordinator.NewEngine(coordinator.Options{Store: db, Dispatcher: d, Logger: o.Logger, OnRound: o.OnRound,
+			Noise: privacy.SeededNormal(c.Seed)})
 		if err != nil {
 			return Result{}, err
 		}
@@ -119,7 +131,13 @@ func Run(ctx context.Context, c Config, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Settings: c, RunID: rc.RunID, Sites: len(p.sites), TrainRows: p.pooled.N, TestRows: p.test.N,
+	eps := map[string]float64{}
+	for _, k := range []string{"epsilon_client", "epsilon_record_max"} {
+		if v, ok := lastRound.Metrics[k]; ok {
+			eps[strings.TrimPrefix(k, "epsilon_")] = v
+		}
+	}
+	return Result{Settings: c, RunID: rc.RunID, Epsilon: eps, Sites: len(p.sites), TrainRows: p.pooled.N, TestRows: p.test.N,
 		Features: p.pooled.D, RoundsRun: last, Federated: fedScores, Centralized: base,
 		Seconds: time.Since(began).Seconds(), Database: o.DBPath, Params: final}, nil
 }
@@ -140,6 +158,7 @@ func runConfig(c Config, sites int, timeout time.Duration) coordinator.RunConfig
 	rc.WaitForClients = coordinator.Duration(30 * time.Second)
 	rc.Standardize = true
 	rc.Secure = c.Secure
+	rc.DP = c.DP
 	if c.Secure == coordinator.SecureHE {
 		rc.Threshold = c.Threshold
 		if rc.Threshold == 0 {

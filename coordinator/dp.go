@@ -1,0 +1,269 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+
+	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/privacy/accountant"
+	"github.com/cohortfl/cohort/privacy/ledger"
+)
+
+// DP modes of client-level noise.
+const (
+	DPCentral     = "central"     // the coordinator adds N(0, σ²C²) to the sum
+	DPDistributed = "distributed" // each site adds N(0, σ²C²/t_min) before sealing
+)
+
+// DPConfig configures differential privacy for a run. See
+// docs/differential-privacy.md.
+type DPConfig struct {
+	Client *ClientDP `json:"client,omitempty"`
+	Record *RecordDP `json:"record,omitempty"`
+}
+
+// ClientDP is client-level DP-FedAvg: each selected site's update is clipped
+// to L2 norm Clip and weighted equally; Gaussian noise σ·Clip goes on the sum;
+// sites are Poisson-sampled with rate SampleRate. The (ε, δ) budget covers
+// the whole run for every client (add/remove one site's entire data).
+type ClientDP struct {
+	Epsilon         float64 `json:"epsilon"`
+	Delta           float64 `json:"delta"`
+	Clip            float64 `json:"clip"`
+	NoiseMultiplier float64 `json:"noise_multiplier,omitempty"` // σ; 0 = the smallest σ that fits the budget over all rounds
+	Mode            string  `json:"mode"`                       // central or distributed
+	SampleRate      float64 `json:"sample_rate,omitempty"`      // q; 0 = fraction_fit
+	Accountant      string  `json:"accountant,omitempty"`       // rdp (default) or pld
+}
+
+// RecordDP is record-level DP-SGD inside every site: per-example clipping to
+// Clip, noise multiplier σ, Poisson-sampled batches of expected size
+// batch_size. The budget is per site over the run; a site's own policy may be
+// stricter, and the site then refuses to train.
+type RecordDP struct {
+	Epsilon         float64 `json:"epsilon"`
+	Delta           float64 `json:"delta"`
+	Clip            float64 `json:"clip"`
+	NoiseMultiplier float64 `json:"noise_multiplier,omitempty"` // 0 = derived from the budget
+	SampleRate      float64 `json:"sample_rate,omitempty"`      // per-step Poisson rate q; 0 = 0.05
+}
+
+func (d *DPConfig) validate(c RunConfig, bad func(string, ...any)) {
+	if d == nil {
+		return
+	}
+	check := func(what string, eps, delta, clip float64) {
+		if !(eps > 0) || math.IsInf(eps, 0) {
+			bad("dp.%s.epsilon = %v, want a positive finite budget", what, eps)
+		}
+		if !(delta > 0 && delta < 1) {
+			bad("dp.%s.delta = %v, want a value in (0, 1)", what, delta)
+		}
+		if !(clip > 0) || math.IsInf(clip, 0) {
+			bad("dp.%s.clip = %v, want a positive clipping norm", what, clip)
+		}
+	}
+	if cd := d.Client; cd != nil {
+		check("client", cd.Epsilon, cd.Delta, cd.Clip)
+		switch cd.Mode {
+		case DPCentral:
+		case DPDistributed:
+			if c.Secure != SecureHE {
+				bad("dp.client.mode = distributed needs secure = he (otherwise the coordinator sees each site's noisy update)")
+			}
+		default:
+			bad("dp.client.mode %q is unknown (want central or distributed)", cd.Mode)
+		}
+		if cd.SampleRate < 0 || cd.SampleRate > 1 {
+			bad("dp.client.sample_rate = %v, want a value in (0, 1]", cd.SampleRate)
+		}
+		if cd.NoiseMultiplier < 0 {
+			bad("dp.client.noise_multiplier = %v, want >= 0", cd.NoiseMultiplier)
+		}
+		switch cd.Accountant {
+		case "", "rdp", "pld":
+		default:
+			bad("dp.client.accountant %q is unknown (want rdp or pld)", cd.Accountant)
+		}
+	}
+	if rd := d.Record; rd != nil {
+		check("record", rd.Epsilon, rd.Delta, rd.Clip)
+		if rd.NoiseMultiplier < 0 {
+			bad("dp.record.noise_multiplier = %v, want >= 0", rd.NoiseMultiplier)
+		}
+		if rd.SampleRate < 0 || rd.SampleRate > 1 {
+			bad("dp.record.sample_rate = %v, want a value in (0, 1]", rd.SampleRate)
+		}
+	}
+}
+
+// dpState is a run's differential-privacy machinery.
+type dpState struct {
+	acc    accountant.Accountant
+	ledger *ledger.Ledger
+	sigma  float64 // client-level noise multiplier
+	q      float64 // client sampling rate
+	rq     float64 // record-level sampling rate
+	rsigma float64 // record-level noise multiplier
+	rsteps int     // record-level DP-SGD steps per round
+	noise  func() float64
+	sum    *aggregation.WeightedSum // plaintext client-level sum (weights 1)
+	cands  int                      // eligible sites when the round was sampled
+	ids    []int64                  // ledger rows reserved for the open round
+}
+
+func newAccountant(name string) (accountant.Accountant, error) {
+	if name == "pld" {
+		return accountant.NewPLD(accountant.DefaultPLDConfig())
+	}
+	return accountant.NewRDP(accountant.DefaultOrders())
+}
+
+// setupDP prepares client-level DP for a run: the accountant, the ledger and
+// the noise multiplier (derived from the budget when not given).
+func (e *Engine) setupDP(ctx context.Context, ar *activeRun) error {
+	cd := ar.cfg.DP.clientDP()
+	if ar.cfg.DP == nil {
+		return nil
+	}
+	l, err := ledger.Open(ctx, e.o.Store)
+	if err != nil {
+		return err
+	}
+	name := ""
+	if cd != nil {
+		name = cd.Accountant
+	}
+	acc, err := newAccountant(name)
+	if err != nil {
+		return err
+	}
+	st := &dpState{acc: acc, ledger: l, noise: e.o.Noise}
+	if cd != nil {
+		st.q = cd.SampleRate
+		if st.q == 0 {
+			st.q = ar.cfg.FractionFit
+		}
+		st.sigma = cd.NoiseMultiplier
+		if st.sigma == 0 {
+			if st.sigma, err = accountant.SigmaFor(acc, st.q, ar.cfg.Rounds, cd.Epsilon, cd.Delta); err != nil {
+				return fmt.Errorf("coordinator: noise multiplier for ε=%v, δ=%v over %d rounds at q=%v: %w", cd.Epsilon, cd.Delta, ar.cfg.Rounds, st.q, err)
+			}
+		}
+		e.log.Info("client-level DP", "run", ar.cfg.RunID, "epsilon", cd.Epsilon, "delta", cd.Delta, "sigma", st.sigma,
+			"q", st.q, "clip", cd.Clip, "mode", cd.Mode)
+	}
+	if rd := ar.cfg.DP.Record; rd != nil {
+		st.rq = rd.SampleRate
+		if st.rq == 0 {
+			st.rq = 0.05
+		}
+		st.rsteps = int(math.Ceil(float64(ar.cfg.LocalEpochs) / st.rq))
+		st.rsigma = rd.NoiseMultiplier
+		if st.rsigma == 0 {
+			if st.rsigma, err = accountant.SigmaFor(acc, st.rq, ar.cfg.Rounds*st.rsteps, rd.Epsilon, rd.Delta); err != nil {
+				return fmt.Errorf("coordinator: record-level noise multiplier for ε=%v, δ=%v: %w", rd.Epsilon, rd.Delta, err)
+			}
+		}
+		e.log.Info("record-level DP", "run", ar.cfg.RunID, "epsilon", rd.Epsilon, "delta", rd.Delta, "sigma", st.rsigma,
+			"q", st.rq, "steps_per_round", st.rsteps, "clip", rd.Clip)
+	}
+	ar.dp = st
+	return nil
+}
+
+func (d *DPConfig) clientDP() *ClientDP {
+	if d == nil {
+		return nil
+	}
+	return d.Client
+}
+
+func (d *DPConfig) recordDP() *RecordDP {
+	if d == nil {
+		return nil
+	}
+	return d.Record
+}
+
+// poissonSample selects each eligible site independently with probability q,
+// deterministically from (seed, round, attempt).
+func poissonSample(sites []string, q float64, seed uint64, round, attempt int) []string {
+	rng := mrand.New(mrand.NewPCG(seed^0x9e3779b97f4a7c15, uint64(round)<<20|uint64(attempt)))
+	var out []string
+	for _, s := range sites {
+		if rng.Float64() < q {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// reserve writes the round's releases to the ledger as pending, after the
+// budget check; a release that would exceed a budget stops the run here,
+// before it happens.
+func (e *Engine) reserve(ctx context.Context, ar *activeRun, r, attempt int, selected []string) error {
+	st := ar.dp
+	if st == nil {
+		return nil
+	}
+	var entries []ledger.Entry
+	budgets := map[string]ledger.Budget{}
+	if cd := ar.cfg.DP.Client; cd != nil {
+		entries = append(entries, ledger.Entry{RunID: ar.cfg.RunID, Party: ledger.ClientParty, Round: r, Attempt: attempt,
+			Purpose: "update", Mechanism: ledger.SubsampledGaussian, Q: st.q, Sigma: st.sigma, Steps: 1})
+		budgets[ledger.ClientParty] = ledger.Budget{Epsilon: cd.Epsilon, Delta: cd.Delta}
+	}
+	if rd := ar.cfg.DP.Record; rd != nil {
+		for _, s := range selected {
+			entries = append(entries, ledger.Entry{RunID: ar.cfg.RunID, Party: s, Round: r, Attempt: attempt,
+				Purpose: "dpsgd", Mechanism: ledger.SubsampledGaussian, Q: st.rq, Sigma: st.rsigma, Steps: st.rsteps})
+			budgets[s] = ledger.Budget{Epsilon: rd.Epsilon, Delta: rd.Delta}
+		}
+	}
+	ids, err := st.ledger.Reserve(ctx, st.acc, budgets, entries...)
+	if err != nil {
+		return err
+	}
+	st.ids = ids
+	return nil
+}
+
+// spent returns ε spent so far from the full ledger: "epsilon_client" for
+// client-level DP and "epsilon_record_max" (the largest over sites) for
+// record-level DP, each at its budget's δ.
+func (e *Engine) spent(ctx context.Context, ar *activeRun) map[string]float64 {
+	out := map[string]float64{}
+	if ar.dp == nil {
+		return out
+	}
+	entries, err := ar.dp.ledger.Entries(ctx, ar.cfg.RunID, "")
+	if err != nil {
+		e.log.Warn("reading the privacy ledger", "err", err)
+		return out
+	}
+	byParty := map[string][]ledger.Entry{}
+	for _, en := range entries {
+		byParty[en.Party] = append(byParty[en.Party], en)
+	}
+	if cd := ar.cfg.DP.clientDP(); cd != nil {
+		if eps, err := ledger.Spent(ar.dp.acc, byParty[ledger.ClientParty], cd.Delta); err == nil {
+			out["epsilon_client"] = eps
+		}
+	}
+	if rd := ar.cfg.DP.recordDP(); rd != nil {
+		worst := 0.0
+		for party, es := range byParty {
+			if party == ledger.ClientParty {
+				continue
+			}
+			if eps, err := ledger.Spent(ar.dp.acc, es, rd.Delta); err == nil && eps > worst {
+				worst = eps
+			}
+		}
+		out["epsilon_record_max"] = worst
+	}
+	return out
+}
