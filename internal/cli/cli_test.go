@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -104,5 +105,42 @@ func TestBadCSVNamesFileLineAndColumn(t *testing.T) {
 	_, errs, code = run(t, "client", "run", "--insecure", "--name", "a", "--coordinator", "127.0.0.1:1", "--data", path, "--schema", schema)
 	if code == 0 || !strings.Contains(errs, "bad.csv:3") || !strings.Contains(errs, `"x"`) || !strings.Contains(errs, `"abc"`) {
 		t.Errorf("non-numeric value: exit %d, stderr %q; want file:line, column and value", code, errs)
+	}
+}
+
+// TestPrivacyJSON checks the scripting contract of `privacy epsilon` and
+// `privacy sigma`, and that the two agree: the σ returned for a target ε
+// spends at most that ε.
+func TestPrivacyJSON(t *testing.T) {
+	out, errs, code := run(t, "privacy", "sigma", "--epsilon", "2", "--delta", "1e-5", "--q", "0.05", "--steps", "200", "--output", "json")
+	if code != 0 {
+		t.Fatalf("privacy sigma: exit %d: %s", code, errs)
+	}
+	var s struct{ Sigma float64 }
+	if err := json.Unmarshal([]byte(out), &s); err != nil || !(s.Sigma > 0) {
+		t.Fatalf("privacy sigma output %q: %v", out, err)
+	}
+	out, errs, code = run(t, "privacy", "epsilon", "--q", "0.05", "--sigma", strconv.FormatFloat(s.Sigma, 'g', -1, 64),
+		"--steps", "200", "--delta", "1e-5", "--output", "json")
+	if code != 0 {
+		t.Fatalf("privacy epsilon: exit %d: %s", code, errs)
+	}
+	var e struct{ Epsilon float64 }
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		t.Fatalf("privacy epsilon output %q: %v", out, err)
+	}
+	if e.Epsilon > 2 || e.Epsilon < 1.9 {
+		t.Fatalf("ε at the returned σ = %v, want just below the target 2", e.Epsilon)
+	}
+	for _, bad := range [][]string{
+		{"privacy", "epsilon", "--q", "1.5", "--sigma", "1", "--steps", "1"},
+		{"privacy", "epsilon", "--q", "0.1", "--sigma", "0", "--steps", "1"},
+		{"privacy", "epsilon", "--q", "0.1", "--sigma", "1", "--steps", "0"},
+		{"privacy", "sigma", "--epsilon", "-1", "--q", "0.1", "--steps", "10"},
+		{"privacy", "epsilon", "--q", "0.1", "--sigma", "1", "--steps", "1", "--accountant", "moments"},
+	} {
+		if _, errs, code := run(t, bad...); code == 0 || errs == "" {
+			t.Errorf("cohort %v: exit %d, want a clear error", bad, code)
+		}
 	}
 }

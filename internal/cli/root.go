@@ -53,7 +53,7 @@ func newRoot(ios *IO) *cobra.Command {
 	}
 	root.PersistentFlags().String("log-level", "", "log level: debug, info, warn or error (default: warn for simulate, info otherwise)")
 	root.AddCommand(newCmdSimulate(ios), newCmdCoordinator(ios), newCmdClient(ios), newCmdModels(ios),
-		newCmdDatasets(ios), newCmdProvision(ios), newCmdBench(ios))
+		newCmdDatasets(ios), newCmdProvision(ios), newCmdBench(ios), newCmdPrivacy(ios))
 	return root
 }
 
@@ -86,3 +86,5 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

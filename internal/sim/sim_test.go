@@ -2,8 +2,15 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"math"
+	"path/filepath"
 	"testing"
+
+	"github.com/cohortfl/cohort/coordinator"
+	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/privacy/accountant"
+	"github.com/cohortfl/cohort/privacy/ledger"
 )
 
 // TestTestSetStaysOutOfTraining checks that no held-out test row reaches any
@@ -131,5 +138,63 @@ func TestSecureMatchesPlaintext(t *testing.T) {
 	}
 	if same {
 		t.Fatal("HE parameters are bit-identical to plaintext: was the secure path used?")
+	}
+}
+
+// TestPrivacyBudgetStopsTheRunBeforeTheOffendingRelease gives a noise
+// multiplier too small for the budget: the ledger admits exactly the rounds
+// that fit (computed here with the accountant directly) and the run stops
+// with ErrBudgetExceeded before the next release.
+func TestPrivacyBudgetStopsTheRunBeforeTheOffendingRelease(t *testing.T) {
+	acc, err := accountant.NewRDP(accountant.DefaultOrders())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sigma, budget = 2.0, 3.0
+	fits := 0
+	for k := 1; k <= 20; k++ {
+		eps, err := acc.Epsilon([]accountant.Event{{Q: 1, Sigma: sigma, Steps: k}}, 1e-5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eps > budget {
+			break
+		}
+		fits = k
+	}
+	if fits < 1 || fits >= 10 {
+		t.Fatalf("test setup: %d rounds fit the budget; want between 1 and 9", fits)
+	}
+	c := DefaultConfig()
+	c.Rounds = 10
+	c.DP = &coordinator.DPConfig{Client: &coordinator.ClientDP{Epsilon: budget, Delta: 1e-5, Clip: 1, Mode: coordinator.DPCentral,
+		SampleRate: 1, NoiseMultiplier: sigma}}
+	dir := t.TempDir()
+	_, err = Run(context.Background(), c, Options{DBPath: filepath.Join(dir, "c.db")})
+	if !errors.Is(err, ledger.ErrBudgetExceeded) {
+		t.Fatalf("Run = %v, want ErrBudgetExceeded", err)
+	}
+	db, err := store.Open(filepath.Join(dir, "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	runs, _ := db.ListRuns(context.Background())
+	if len(runs) != 1 || runs[0].State != "failed" {
+		t.Fatalf("runs = %+v, want one failed run", runs)
+	}
+	last, _ := db.LastCommittedRound(context.Background(), runs[0].ID)
+	l, err := ledger.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, _ := l.Entries(context.Background(), runs[0].ID, "")
+	if last != fits || len(es) != fits {
+		t.Fatalf("%d rounds committed and %d ledger rows, want %d of each", last, len(es), fits)
+	}
+	for _, e := range es {
+		if e.Status != ledger.Released {
+			t.Fatalf("ledger row %d is %s, want released", e.ID, e.Status)
+		}
 	}
 }

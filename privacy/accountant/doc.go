@@ -44,8 +44,8 @@
 //     C(α,i) is the generalised binomial coefficient WITH its sign: for
 //     i ≥ ⌊α⌋+2 the terms alternate. (dp_accounting's current code adds the
 //     magnitudes instead, which overstates A_α: at q = 0.1, σ = 1,
-//     10⁴ steps, δ = 1e-5 over its default orders that gives ε ≈ 170.1 (at α = 1.6) where the exact
-//     divergences give 134.5 (at α = 1.4).)
+//     10⁴ steps, δ = 1e-5 over its default orders that gives ε ≈ 170.1
+//     (at α = 1.6) where the exact divergences give 134.5 (at α = 1.4).)
 //     The alternating tail decays only like i^{-α-2}, so partial sums are
 //     accelerated by repeated averaging (Euler's transform). When |z0| > 30
 //     (terms of size e^{z0²/(2σ²)} would cancel to O(1) and lose digits), or
