@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"slices"
 	"testing"
@@ -11,8 +12,9 @@ import (
 	"github.com/cohortfl/cohort/client"
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/model"
-	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
 	"github.com/cohortfl/cohort/privacy"
+	"github.com/cohortfl/cohort/privacy/accountant"
+	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
 )
 
 // still is a Trainer whose local training changes nothing, so a fit result
@@ -22,7 +24,9 @@ type still struct{}
 func (still) Fit(_ context.Context, t client.FitTask) (client.FitResult, error) {
 	return client.FitResult{Params: slices.Clone(t.Global), NumExamples: 10, Metrics: map[string]float64{"loss": 1}}, nil
 }
-func (still) Evaluate(context.Context, client.EvalTask) (model.Counts, error) { return model.Counts{}, nil }
+func (still) Evaluate(context.Context, client.EvalTask) (model.Counts, error) {
+	return model.Counts{}, nil
+}
 
 // TestDistributedNoiseSurvivesDropout: with n = 10 selected sites each adding
 // N(0, σ²C²/t_min) and n − t_min of them dropping out, the t_min remaining
@@ -87,5 +91,46 @@ func TestClipL2(t *testing.T) {
 	client.ClipL2(w, 1)
 	if w[0] != 0.3 || w[1] != 0.4 {
 		t.Fatalf("ClipL2 changed a vector within the bound: %v", w)
+	}
+}
+
+// TestSitePolicyOverridesTheRun: the run asks for record-level DP-SGD rounds
+// the site's own policy cannot afford; the site trains while its ε (computed
+// here independently with the accountant) stays within its policy and then
+// refuses with ErrSiteBudget, naming the ε it would reach.
+func TestSitePolicyOverridesTheRun(t *testing.T) {
+	acc, err := accountant.NewRDP(accountant.DefaultOrders())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const q, sigma, epochs = 0.1, 3.0, 1
+	steps := model.DPSteps(epochs, q)
+	affordable := 0
+	for k := 1; k < 50; k++ {
+		eps, _ := acc.Epsilon([]accountant.Event{{Q: q, Sigma: sigma, Steps: k * steps}}, 1e-5)
+		if eps > 2 {
+			break
+		}
+		affordable = k
+	}
+	if affordable < 1 {
+		t.Fatal("test setup: no round fits ε=2")
+	}
+	tr, err := client.NewModelTrainer(exampleData(200, 1), exampleData(20, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Policy = &client.SitePolicy{Epsilon: 2, Delta: 1e-5}
+	tr.Noise = model.NewSeededNoise(1)
+	cfg := protocol.TaskConfig{Model: "logreg", Classes: 2, Features: 1, Epochs: epochs, BatchSize: 20, LearningRate: 0.1,
+		Optimizer: "sgd", RecordClip: 1, RecordSigma: sigma, RecordQ: q}
+	for r := 1; r <= affordable+1; r++ {
+		_, err := tr.Fit(context.Background(), client.FitTask{RunID: "r", Round: r, Global: []float64{0, 0}, Config: cfg})
+		switch {
+		case r <= affordable && err != nil:
+			t.Fatalf("round %d within the policy refused: %v", r, err)
+		case r > affordable && !errors.Is(err, client.ErrSiteBudget):
+			t.Fatalf("round %d beyond the policy: err = %v, want ErrSiteBudget", r, err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"github.com/cohortfl/cohort/dataset"
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/model"
+	"github.com/cohortfl/cohort/privacy/accountant"
 )
 
 // EvalBins is the number of score-histogram bins in evaluation counts. It must
@@ -23,6 +25,15 @@ const EvalBins = 1000
 // the federated moments the coordinator sends, and imputes missing values.
 type ModelTrainer struct {
 	train, eval model.Examples // raw (unstandardised) copies
+
+	// Policy, if set, is the site's own record-level privacy budget. It
+	// overrides the run's: the site refuses to train when the next round's
+	// DP-SGD steps would take its spent ε (over every run this trainer took
+	// part in) past the policy, and says why.
+	Policy *SitePolicy
+	// Noise draws DP-SGD noise; nil uses crypto/rand (simulations seed it).
+	Noise model.NoiseSource
+	spent []accountant.Event
 
 	mu       sync.Mutex
 	momentsK []float64 // moments the cached standardised copies were made with
@@ -107,10 +118,57 @@ func (t *ModelTrainer) Fit(ctx context.Context, task FitTask) (FitResult, error)
 		cfg.ProximalCenter = task.Global
 	}
 	rng := rand.New(rand.NewPCG(task.Config.Seed, 0x5eed))
+	if c := task.Config; c.RecordClip > 0 {
+		return t.fitDP(m, params, tr, cfg, task, rng)
+	}
 	st, err := model.Train(m, params, tr, cfg, rng)
 	if err != nil {
 		return FitResult{}, fmt.Errorf("client: local training, round %d: %w", task.Round, err)
 	}
+	return FitResult{Params: params, NumExamples: int64(tr.N), Metrics: map[string]float64{"loss": st.FinalLoss}}, nil
+}
+
+// SitePolicy is a site's own record-level (ε, δ) budget.
+type SitePolicy struct {
+	Epsilon, Delta float64
+}
+
+// ErrSiteBudget reports that a site refused to train beyond its own policy.
+var ErrSiteBudget = errors.New("client: the site's privacy policy refuses this round")
+
+// fitDP trains with record-level DP-SGD after checking the site's policy.
+func (t *ModelTrainer) fitDP(m model.Model, params []float64, tr model.Examples, cfg model.TrainConfig, task FitTask, rng *rand.Rand) (FitResult, error) {
+	c := task.Config
+	dp := model.DPConfig{Clip: c.RecordClip, NoiseMult: c.RecordSigma, SampleRate: c.RecordQ}
+	ev := accountant.Event{Q: c.RecordQ, Sigma: c.RecordSigma, Steps: model.DPSteps(cfg.Epochs, c.RecordQ)}
+	if t.Policy != nil {
+		acc, err := accountant.NewRDP(accountant.DefaultOrders())
+		if err != nil {
+			return FitResult{}, err
+		}
+		t.mu.Lock()
+		events := append(append([]accountant.Event(nil), t.spent...), ev)
+		t.mu.Unlock()
+		eps, err := acc.Epsilon(events, t.Policy.Delta)
+		if err != nil {
+			return FitResult{}, fmt.Errorf("client: accounting round %d: %w", task.Round, err)
+		}
+		if eps > t.Policy.Epsilon {
+			return FitResult{}, fmt.Errorf("%w: round %d would bring this site's record-level ε to %.4f, above its policy ε=%g at δ=%g",
+				ErrSiteBudget, task.Round, eps, t.Policy.Epsilon, t.Policy.Delta)
+		}
+	}
+	noise := t.Noise
+	if noise == nil {
+		noise = model.NewCryptoNoise()
+	}
+	st, err := model.TrainDP(m, params, tr, cfg, dp, rng, noise)
+	if err != nil {
+		return FitResult{}, fmt.Errorf("client: DP-SGD, round %d: %w", task.Round, err)
+	}
+	t.mu.Lock()
+	t.spent = append(t.spent, ev)
+	t.mu.Unlock()
 	return FitResult{Params: params, NumExamples: int64(tr.N), Metrics: map[string]float64{"loss": st.FinalLoss}}, nil
 }
 

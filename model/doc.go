@@ -68,7 +68,7 @@
 // a zeroed buffer yields the per-example gradient w_i·∇ℓ_i; PerExampleGrad
 // wraps that. A DP-SGD trainer clips those, sums and noises them, adds
 // TrainConfig.Penalty, and applies the same update rules through
-// NewOptimizer. This package does not implement DP itself.
+// NewOptimizer. TrainDP (dpsgd.go) implements record-level DP-SGD on top of them: Poisson-sampled batches, per-example clipping and Gaussian noise.
 //
 // # Federated evaluation
 //

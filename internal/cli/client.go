@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -34,6 +36,7 @@ type ClientRunOptions struct {
 	Shard         string
 	ExitWhenDone  bool
 	ExitAfterFit  int
+	Policy        string
 	cmd           *cobra.Command
 }
 
@@ -75,6 +78,7 @@ Every site must encode features identically: pass the same --schema file
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the local eval split and of --shard")
 	f.StringVar(&o.Shard, "shard", "", "use only shard I of N of the rows (I/N, 1-based), e.g. 2/3")
 	f.BoolVar(&o.ExitWhenDone, "exit-when-done", false, "exit when the coordinator reports the run finished")
+	f.StringVar(&o.Policy, "privacy-policy", "", "this site's own record-level budget, epsilon=E,delta=D: the site refuses rounds beyond it whatever the run asks")
 	f.IntVar(&o.ExitAfterFit, "exit-after-fit", 0, "fault injection for tests: exit right after uploading the update of this round")
 	_ = f.MarkHidden("exit-after-fit")
 	cmd.AddCommand(run)
@@ -106,6 +110,11 @@ func clientRun(o *ClientRunOptions) error {
 	tr, err := client.NewModelTrainer(train, eval)
 	if err != nil {
 		return err
+	}
+	if o.Policy != "" {
+		if tr.Policy, err = parsePolicy(o.Policy); err != nil {
+			return err
+		}
 	}
 	log.Info("site data loaded", "train_rows", train.N, "eval_rows", eval.N, "features", train.D)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -149,4 +158,28 @@ func loadSiteData(o *ClientRunOptions) (model.Examples, model.Examples, error) {
 		return model.Examples{}, model.Examples{}, fmt.Errorf("--eval-fraction: %w", err)
 	}
 	return all.Subset(fit), all.Subset(ev), nil
+}
+
+// parsePolicy parses --privacy-policy epsilon=E,delta=D.
+func parsePolicy(s string) (*client.SitePolicy, error) {
+	p := &client.SitePolicy{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(part, "=")
+		f, err := strconv.ParseFloat(v, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("--privacy-policy %q: %q is not KEY=NUMBER", s, part)
+		}
+		switch k {
+		case "epsilon":
+			p.Epsilon = f
+		case "delta":
+			p.Delta = f
+		default:
+			return nil, fmt.Errorf("--privacy-policy %q: unknown key %q (want epsilon, delta)", s, k)
+		}
+	}
+	if !(p.Epsilon > 0) || !(p.Delta > 0 && p.Delta < 1) {
+		return nil, fmt.Errorf("--privacy-policy %q: need epsilon > 0 and delta in (0, 1)", s)
+	}
+	return p, nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/cohortfl/cohort/client"
 	"github.com/cohortfl/cohort/coordinator"
 	"github.com/cohortfl/cohort/internal/pki"
+	"github.com/cohortfl/cohort/model"
+	"github.com/cohortfl/cohort/privacy"
 )
 
 // inproc is a coordinator.Dispatcher that runs sites in this process: a task
@@ -27,7 +29,7 @@ type inproc struct {
 	sem    chan struct{}
 }
 
-func newInproc(ctx context.Context, sites []site, secure bool) (*inproc, error) {
+func newInproc(ctx context.Context, sites []site, secure bool, seed uint64) (*inproc, error) {
 	d := &inproc{ctx: ctx, execs: map[string]*client.Executor{}, sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	var ca *pki.CA
 	var roots *x509.CertPool
@@ -46,6 +48,9 @@ func newInproc(ctx context.Context, sites []site, secure bool) (*inproc, error) 
 		if err != nil {
 			return nil, err
 		}
+		// Reproducible DP noise in simulation; deployments draw from crypto/rand.
+		siteSeed := seed ^ uint64(len(d.names)+1)*0x9e3779b97f4a7c15
+		tr.Noise = model.NewSeededNoise(siteSeed)
 		var creds client.Credentials
 		if secure {
 			if creds, err = simCredentials(ca, s.name); err != nil {
@@ -54,6 +59,7 @@ func newInproc(ctx context.Context, sites []site, secure bool) (*inproc, error) 
 			creds.Roots = roots
 		}
 		d.execs[s.name] = client.NewExecutor(s.name, tr, creds)
+		d.execs[s.name].Noise = privacy.SeededNormal(siteSeed)
 		d.names = append(d.names, s.name)
 	}
 	sort.Strings(d.names)

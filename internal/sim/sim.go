@@ -98,7 +98,7 @@ func Run(ctx context.Context, c Config, o Options) (Result, error) {
 	var final []float64
 	switch c.Transport {
 	case "inproc":
-		d, err := newInproc(ctx, p.sites, c.Secure == coordinator.SecureHE)
+		d, err := newInproc(ctx, p.sites, c.Secure == coordinator.SecureHE, c.Seed)
 		if err != nil {
 			return Result{}, err
 		}
