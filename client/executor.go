@@ -14,6 +14,10 @@ import (
 	"github.com/cohortfl/cohort/secagg"
 )
 
+// UnclippedMetric is the fit metric carrying the adaptive-clipping indicator
+// in runs without secure aggregation.
+const UnclippedMetric = "dp_unclipped"
+
 // Task is a transport-independent task, as the gRPC session and the
 // in-process simulator hand it to an Executor.
 type Task struct {
@@ -127,26 +131,13 @@ func (x *Executor) Execute(ctx context.Context, t Task, params func() ([]float64
 		if err != nil {
 			return Result{}, err
 		}
-		n := res.NumExamples
 		if c.ClientClip > 0 {
-			// Client-level DP: clip to the bound, weigh 1, and in distributed
-			// mode add this site's share of the noise before anything leaves.
-			ClipL2(delta, c.ClientClip)
-			if c.ClientNoiseStd > 0 {
-				noise := x.Noise
-				if noise == nil {
-					noise = privacy.CryptoNormal
-				}
-				for i := range delta {
-					delta[i] += c.ClientNoiseStd * noise()
-				}
-			}
-			n = 1
+			return x.fitClientDP(t, c, delta, res)
 		}
 		if !c.Secure {
-			return Result{Floats: delta, NumExamples: n, Metrics: res.Metrics}, nil
+			return Result{Floats: delta, NumExamples: res.NumExamples, Metrics: res.Metrics}, nil
 		}
-		b, err := x.sec.seal(t.RunID, c.SecAggEpoch, c.SecAggRound, secwire.FitVector(delta, n, res.Metrics["loss"]))
+		b, err := x.sec.seal(t.RunID, c.SecAggEpoch, c.SecAggRound, secwire.FitVector(delta, res.NumExamples, res.Metrics["loss"]))
 		return Result{Sealed: b}, err
 	case cohortv1.TaskKind_TASK_KIND_EVALUATE:
 		p, err := params()
@@ -164,4 +155,44 @@ func (x *Executor) Execute(ctx context.Context, t Task, params func() ([]float64
 		return Result{Sealed: b}, err
 	}
 	return Result{}, fmt.Errorf("client: unknown task kind %v", t.Kind)
+}
+
+// fitClientDP prepares a client-level DP contribution: the update clipped to
+// the bound and weighted 1, this site's share of the noise in distributed
+// mode, and with adaptive clipping the indicator ‖Δ‖ ≤ C. Sealed for secure
+// aggregation it is [Δ + noise, 0, 0, (b − ½) + noise]: the weight and loss
+// slots stay zero, because an exact participant count or loss sum would be
+// an unnoised release; the coordinator divides by the expected cohort size.
+func (x *Executor) fitClientDP(t Task, c protocol.TaskConfig, delta []float64, res FitResult) (Result, error) {
+	noise := x.Noise
+	if noise == nil {
+		noise = privacy.CryptoNormal
+	}
+	norm := ClipL2(delta, c.ClientClip)
+	for i := range delta {
+		if c.ClientNoiseStd > 0 {
+			delta[i] += c.ClientNoiseStd * noise()
+		}
+	}
+	b := 0.0
+	if norm <= c.ClientClip {
+		b = 1
+	}
+	if !c.Secure {
+		m := map[string]float64{"loss": res.Metrics["loss"]}
+		if c.ClientAdaptive != 0 {
+			m[UnclippedMetric] = b
+		}
+		return Result{Floats: delta, NumExamples: 1, Metrics: m}, nil
+	}
+	v := append(delta, 0, 0)
+	if c.ClientAdaptive != 0 {
+		centred := b - 0.5
+		if c.ClientCountNoiseStd > 0 {
+			centred += c.ClientCountNoiseStd * noise()
+		}
+		v = append(v, centred)
+	}
+	sealed, err := x.sec.seal(t.RunID, c.SecAggEpoch, c.SecAggRound, v)
+	return Result{Sealed: sealed}, err
 }

@@ -36,6 +36,16 @@ type ClientDP struct {
 	Mode            string  `json:"mode"`                       // central or distributed
 	SampleRate      float64 `json:"sample_rate,omitempty"`      // q; 0 = fraction_fit
 	Accountant      string  `json:"accountant,omitempty"`       // rdp (default) or pld
+
+	// Adaptive clipping (Andrew et al. 2021): Clip is the initial bound; each
+	// round sites also report whether their update was within it (as b − ½),
+	// that count is noised with CountNoise and summed (securely, with
+	// secure=he), and the bound moves geometrically towards the
+	// TargetQuantile of update norms at rate ClipLR.
+	Adaptive       bool    `json:"adaptive,omitempty"`
+	TargetQuantile float64 `json:"target_quantile,omitempty"` // γ; 0 = 0.5
+	ClipLR         float64 `json:"clip_lr,omitempty"`         // η_C; 0 = 0.2
+	CountNoise     float64 `json:"count_noise,omitempty"`     // σ_b in count units; 0 = expected cohort / 20
 }
 
 // RecordDP is record-level DP-SGD inside every site: per-example clipping to
@@ -76,6 +86,9 @@ func (d *DPConfig) validate(c RunConfig, bad func(string, ...any)) {
 		default:
 			bad("dp.client.mode %q is unknown (want central or distributed)", cd.Mode)
 		}
+		if cd.TargetQuantile < 0 || cd.TargetQuantile >= 1 || cd.ClipLR < 0 || cd.CountNoise < 0 {
+			bad("dp.client adaptive settings: target_quantile in [0, 1), clip_lr >= 0, count_noise >= 0")
+		}
 		if cd.SampleRate < 0 || cd.SampleRate > 1 {
 			bad("dp.client.sample_rate = %v, want a value in (0, 1]", cd.SampleRate)
 		}
@@ -108,6 +121,10 @@ type dpState struct {
 	rq     float64 // record-level sampling rate
 	rsigma float64 // record-level noise multiplier
 	rsteps int     // record-level DP-SGD steps per round
+	clip   float64 // current client clip bound C_t
+	sigmaB float64 // adaptive clipping: count noise (count units)
+	seff   float64 // noise multiplier of the joint (update, count) release
+	unclip float64 // plaintext Σ(b − ½) of the open round
 	noise  func() float64
 	sum    *aggregation.WeightedSum // plaintext client-level sum (weights 1)
 	cands  int                      // eligible sites when the round was sampled
@@ -146,10 +163,29 @@ func (e *Engine) setupDP(ctx context.Context, ar *activeRun) error {
 		if st.q == 0 {
 			st.q = ar.cfg.FractionFit
 		}
-		st.sigma = cd.NoiseMultiplier
-		if st.sigma == 0 {
-			if st.sigma, err = accountant.SigmaFor(acc, st.q, ar.cfg.Rounds, cd.Epsilon, cd.Delta); err != nil {
+		st.seff = cd.NoiseMultiplier
+		if st.seff == 0 {
+			if st.seff, err = accountant.SigmaFor(acc, st.q, ar.cfg.Rounds, cd.Epsilon, cd.Delta); err != nil {
 				return fmt.Errorf("coordinator: noise multiplier for ε=%v, δ=%v over %d rounds at q=%v: %w", cd.Epsilon, cd.Delta, ar.cfg.Rounds, st.q, err)
+			}
+		}
+		st.sigma, st.clip = st.seff, cd.Clip
+		if cd.Adaptive {
+			// The update (sensitivity C, noise σ_Δ·C) and the centred count
+			// (sensitivity ½, noise σ_b) form one Gaussian mechanism with
+			// σ_eff⁻² = σ_Δ⁻² + (2σ_b)⁻² (Andrew et al. 2021, Thm 1): the
+			// ledger records σ_eff and the update gets σ_Δ.
+			st.sigmaB = cd.CountNoise
+			if st.sigmaB == 0 {
+				st.sigmaB = st.q * float64(len(e.o.Dispatcher.Connected())) / 20
+			}
+			rest := 1/(st.seff*st.seff) - 1/(4*st.sigmaB*st.sigmaB)
+			if !(rest > 0) {
+				return fmt.Errorf("coordinator: adaptive clipping: count noise σ_b=%g is too small for the joint noise multiplier %g (need 2σ_b > σ_eff); raise dp.client.count_noise or the cohort", st.sigmaB, st.seff)
+			}
+			st.sigma = 1 / math.Sqrt(rest)
+			if c, ok := e.lastMetric(ctx, ar, "dp_next_clip"); ok {
+				st.clip = c // resumed: continue from the bound the last committed round chose
 			}
 		}
 		e.log.Info("client-level DP", "run", ar.cfg.RunID, "epsilon", cd.Epsilon, "delta", cd.Delta, "sigma", st.sigma,
@@ -212,8 +248,12 @@ func (e *Engine) reserve(ctx context.Context, ar *activeRun, r, attempt int, sel
 	var entries []ledger.Entry
 	budgets := map[string]ledger.Budget{}
 	if cd := ar.cfg.DP.Client; cd != nil {
+		purpose := "update"
+		if cd.Adaptive {
+			purpose = "update+clip_count"
+		}
 		entries = append(entries, ledger.Entry{RunID: ar.cfg.RunID, Party: ledger.ClientParty, Round: r, Attempt: attempt,
-			Purpose: "update", Mechanism: ledger.SubsampledGaussian, Q: st.q, Sigma: st.sigma, Steps: 1})
+			Purpose: purpose, Mechanism: ledger.SubsampledGaussian, Q: st.q, Sigma: st.seff, Steps: 1})
 		budgets[ledger.ClientParty] = ledger.Budget{Epsilon: cd.Epsilon, Delta: cd.Delta}
 	}
 	if rd := ar.cfg.DP.Record; rd != nil {
@@ -266,4 +306,35 @@ func (e *Engine) spent(ctx context.Context, ar *activeRun) map[string]float64 {
 		out["epsilon_record_max"] = worst
 	}
 	return out
+}
+
+// lastMetric returns a metric of the last committed round of the run.
+func (e *Engine) lastMetric(ctx context.Context, ar *activeRun, name string) (float64, bool) {
+	rounds, err := e.o.Store.Rounds(ctx, ar.cfg.RunID)
+	if err != nil {
+		return 0, false
+	}
+	for i := len(rounds) - 1; i >= 0; i-- {
+		if rounds[i].Status == "committed" {
+			v, ok := rounds[i].Metrics[name]
+			return v, ok && !math.IsNaN(v)
+		}
+	}
+	return 0, false
+}
+
+// adaptClip applies Andrew et al.'s geometric update from the noisy
+// fraction of sites whose update was within the bound.
+func (st *dpState) adaptClip(cd *ClientDP, centredCount float64) (used, next float64) {
+	gamma, eta := cd.TargetQuantile, cd.ClipLR
+	if gamma == 0 {
+		gamma = 0.5
+	}
+	if eta == 0 {
+		eta = 0.2
+	}
+	frac := centredCount/(st.q*float64(st.cands)) + 0.5
+	used = st.clip
+	st.clip = used * math.Exp(-eta*(frac-gamma))
+	return used, st.clip
 }

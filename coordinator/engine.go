@@ -387,7 +387,10 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 			newParams = ar.global
 		}
 		rec.Status, rec.EndedAt = "committed", e.o.Now()
-		rec.Metrics = map[string]float64{"train_loss": trainLoss}
+		if rec.Metrics == nil {
+			rec.Metrics = map[string]float64{}
+		}
+		rec.Metrics["train_loss"] = trainLoss
 		mv := store.ModelVersion{RunID: ar.cfg.RunID, Version: r, Round: r, Params: newParams, NumParams: len(newParams), CreatedAt: e.o.Now()}
 		if err := e.commitRound(context.WithoutCancel(ctx), ar, rec, mv); err != nil {
 			return RoundReport{}, fmt.Errorf("coordinator: committing round %d: %w", r, err)
@@ -544,9 +547,15 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, o phaseOpts) (sto
 				Seed: siteSeed(cfg.Seed, site, r, attempt), Moments: cfg.FeatureMoments,
 			}}
 		if cd := cfg.DP.clientDP(); cd != nil && phase == PhaseFit {
-			t.Config.ClientClip = cd.Clip
+			t.Config.ClientClip = ar.dp.clip
 			if cd.Mode == DPDistributed {
-				t.Config.ClientNoiseStd = ar.dp.sigma * cd.Clip / math.Sqrt(float64(cfg.MinClients))
+				t.Config.ClientNoiseStd = ar.dp.sigma * ar.dp.clip / math.Sqrt(float64(cfg.MinClients))
+			}
+			if cd.Adaptive {
+				t.Config.ClientAdaptive = 1
+				if cd.Mode == DPDistributed {
+					t.Config.ClientCountNoiseStd = ar.dp.sigmaB / math.Sqrt(float64(cfg.MinClients))
+				}
 			}
 		}
 		if rd := cfg.DP.recordDP(); rd != nil && phase == PhaseFit {
@@ -640,13 +649,13 @@ func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (s
 		if sum, err = e.decryptSum(ctx, ar, r, attempt); err != nil {
 			return rec, nil, 0, err
 		}
-		if len(sum) != p+2 || !(sum[p] > 0) {
+		if len(sum) != ar.fitDim() || (cfg.DP.clientDP() == nil && !(sum[p] > 0)) {
 			return rec, nil, 0, fmt.Errorf("coordinator: decrypted fit sum has %d values and total weight %v", len(sum), sum[min(p, len(sum)-1)])
 		}
 	case cfg.DP.clientDP() != nil:
 		e.mu.Lock()
-		sum = append(ar.dp.sum.Sum(), ar.dp.sum.TotalWeight(), ar.trainLoss)
-		ar.dp.sum = nil
+		sum = append(ar.dp.sum.Sum(), ar.dp.sum.TotalWeight(), ar.trainLoss, ar.dp.unclip)
+		ar.dp.sum, ar.dp.unclip = nil, 0
 		e.mu.Unlock()
 	default:
 		e.mu.Lock()
@@ -660,11 +669,22 @@ func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (s
 	}
 	divisor, trainLoss := sum[p], sum[p+1]/sum[p]
 	if cd := cfg.DP.clientDP(); cd != nil {
+		if ar.secure() {
+			trainLoss = math.NaN() // not released: sites leave the loss slot empty under client-level DP
+		}
 		if cd.Mode == DPCentral {
-			std := ar.dp.sigma * cd.Clip
+			std := ar.dp.sigma * ar.dp.clip
 			for i := 0; i < p; i++ {
 				sum[i] += std * ar.dp.noise()
 			}
+		}
+		if cd.Adaptive {
+			count := sum[p+2]
+			if cd.Mode == DPCentral {
+				count += ar.dp.sigmaB * ar.dp.noise()
+			}
+			used, next := ar.dp.adaptClip(cd, count)
+			rec.Metrics = map[string]float64{"dp_clip": used, "dp_next_clip": next}
 		}
 		// Fixed denominator: the expected cohort size, so that one site's
 		// presence changes the mean by at most C/(q·N).

@@ -371,7 +371,7 @@ func (ar *activeRun) keyHolder(site string) bool {
 func (ar *activeRun) sealedDim() int {
 	switch ar.round.Phase {
 	case PhaseFit:
-		return len(ar.global) + 2
+		return ar.fitDim()
 	case PhaseEvaluate:
 		if ar.cfg.Classes == 2 {
 			return 3 + 2*EvalBins
@@ -381,4 +381,13 @@ func (ar *activeRun) sealedDim() int {
 		return secwire.Limbs * 3 * ar.cfg.Features
 	}
 	return 0
+}
+
+// fitDim is the length of a fit contribution: [weight·Δ, weight, weight·loss]
+// plus the adaptive-clipping indicator when it is on.
+func (ar *activeRun) fitDim() int {
+	if cd := ar.cfg.DP.clientDP(); cd != nil && cd.Adaptive {
+		return len(ar.global) + 3
+	}
+	return len(ar.global) + 2
 }

@@ -127,11 +127,18 @@ func (e *Engine) SubmitFit(site string, res FitResult) error {
 		for _, v := range res.Delta {
 			norm += v * v
 		}
-		if norm = math.Sqrt(norm); norm > cd.Clip*(1+1e-9) {
-			return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q has L2 norm %.6g above the clip bound %g", site, norm, cd.Clip))
+		if norm = math.Sqrt(norm); norm > ar.dp.clip*(1+1e-9) {
+			return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q has L2 norm %.6g above the clip bound %g", site, norm, ar.dp.clip))
+		}
+		b, ok := res.Metrics["dp_unclipped"]
+		if cd.Adaptive && (!ok || (b != 0 && b != 1)) {
+			return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q lacks the adaptive-clipping indicator (0 or 1), got %v", site, res.Metrics["dp_unclipped"]))
 		}
 		if err := ar.dp.sum.Add(site, res.Delta, 1); err != nil {
 			return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q, round %d: %w", site, ar.round.Number, err))
+		}
+		if cd.Adaptive {
+			ar.dp.unclip += b - 0.5
 		}
 		res.NumExamples = 1
 	} else if err := ar.agg.Add(aggregation.Update{Client: site, Delta: res.Delta, NumExamples: res.NumExamples}); err != nil {

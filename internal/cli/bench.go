@@ -109,16 +109,27 @@ func printBench(o *BenchOptions, r bench.Report) error {
 			m.Clients, count(m.Params), float64(m.PeakRSSBytes)/1e6, float64(m.IdleRSSBytes)/1e6, m.Ratio, m.Target, mark(m.MeetsTarget))
 	}
 	if s := r.Secure; s != nil {
-		fmt.Fprintf(tw, "secure: seal at a site, %s values	%.2fs, %.2fM values/s/core	-	-	≥ %.0fM values/s/core %s\n",
-			count(s.Dim), s.SealSeconds, s.SealValuesPerSecPerCore/1e6, s.EncryptTarget/1e6, mark(s.MeetsEncrypt))
-		fmt.Fprintf(tw, "secure: coordinator adds %d contributions (checked)	%.2fs, %.1fM values/s	-	-	≥ %.0fM values/s %s\n",
-			s.Sites, s.AddSeconds, s.AddValuesPerSec/1e6, s.AddTarget/1e6, mark(s.MeetsAdd))
-		fmt.Fprintf(tw, "secure: decryption share, %d contributions re-verified	%.2fs, %.2fM values/s/core	-	-	≥ %.0fM values/s/core %s\n",
-			s.Sites, s.ShareSeconds, s.ShareValuesPerSecPerCore/1e6, s.ShareTarget/1e6, mark(s.MeetsShare))
-		fmt.Fprintf(tw, "secure: sealed upload	%.1f MB	float32 %.1f MB	%.2f×	≤ %.1f× %s\n",
+		fmt.Fprintf(tw, "secure: seal at a site, %s values\t%.2fs CPU, %.2fM values/s/core\t-\t-\t≥ %.0fM values/s/core %s\n",
+			count(s.Dim), s.SealCPUSeconds, s.SealValuesPerSecPerCore/1e6, s.EncryptTarget/1e6, mark(s.MeetsEncrypt))
+		fmt.Fprintf(tw, "secure: coordinator adds %d contributions (checked)\t%.2fs CPU, %.1fM values/s\t-\t-\t≥ %.0fM values/s %s\n",
+			s.Sites, s.AddCPUSeconds, s.AddValuesPerSec/1e6, s.AddTarget/1e6, mark(s.MeetsAdd))
+		fmt.Fprintf(tw, "secure: decryption share, %d contributions re-verified\t%.2fs CPU, %.2fM values/s/core\t-\t-\t≥ %.0fM values/s/core %s\n",
+			s.Sites, s.ShareCPUSeconds, s.ShareValuesPerSecPerCore/1e6, s.ShareTarget/1e6, mark(s.MeetsShare))
+		fmt.Fprintf(tw, "secure: sealed upload\t%.1f MB\tfloat32 %.1f MB\t%.2f×\t≤ %.1f× %s\n",
 			float64(s.UploadBytes)/1e6, float64(s.PlaintextBytes)/1e6, s.Expansion, s.ExpansionTarget, mark(s.MeetsExpansion))
-		fmt.Fprintf(tw, "secure: round over gRPC, %d sites, t=%d, %s params	HE %.2fs	plaintext %.2fs	%.1f×	-\n",
-			s.Sites, s.Threshold, count(s.Params), s.HERoundSeconds, s.PlainRoundSeconds, s.RoundRatio)
+		he := "failed"
+		if s.HEFailedRoundSeconds > 0 {
+			he = fmt.Sprintf("failed after %.2fs", s.HEFailedRoundSeconds)
+		}
+		if s.HERoundSeconds > 0 {
+			he = fmt.Sprintf("HE %.2fs", s.HERoundSeconds)
+		}
+		ratio := "-"
+		if s.RoundRatio > 0 {
+			ratio = fmt.Sprintf("%.1f×", s.RoundRatio)
+		}
+		fmt.Fprintf(tw, "secure: round over gRPC, %d sites, t=%d, %s params\t%s\tplaintext %.2fs\t%s\t-\n",
+			s.Sites, s.Threshold, count(s.Params), he, s.PlainRoundSeconds, ratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -137,11 +148,17 @@ func printBench(o *BenchOptions, r bench.Report) error {
 			float64(m.ModelBytes)/1e6, float64(m.PeakHeapBytes)/1e6, float64(m.MaxLiveHeapBytes)/1e6, m.GCCycles)
 	}
 	if s := r.Secure; s != nil {
-		fmt.Fprintf(o.IO.Out, "secure: per round, %d sites, t=%d, %d ciphertexts per update: encrypt %.2fs per site; coordinator add %.2fs (%.1fM values/s with %d goroutines; bare ring add not measurable outside secagg); decryption %.2fs on the critical path (request %.2fs + slowest share %.2fs + combine %.2fs), %.2fs of CPU for t shares\n",
-			s.Sites, s.Threshold, s.Ciphertxt, s.SealSeconds, s.AddSeconds, s.AddParallelValuesPerSec/1e6, r.GOMAXPROCS,
-			s.DecryptSeconds, s.RequestSeconds, s.ShareMaxSeconds, s.CombineSeconds, s.DecryptCPUSeconds)
-		fmt.Fprintf(o.IO.Out, "secure: key switch alone ≈ %.2fM values/s/core (share less re-verification); decrypt request %.0f MB to each of t decryptors, share %.1f MB; max error %.1e; key ceremony %.2fs in process; HE run %.1fs over gRPC\n",
-			s.KeySwitchValuesPerSecPerCore/1e6, float64(s.DecryptRequestBytes)/1e6, float64(s.ShareBytes)/1e6, s.MaxAbsError, s.KeygenSeconds, s.HERunSeconds)
+		fmt.Fprintf(o.IO.Out, "secure: per round, %d ciphertexts per update; wall clock: seal %.2fs per site, coordinator add %.2fs (%.1fM values/s with %d goroutines; the bare ring add is not measurable outside secagg), decryption %.2fs on the critical path (request %.2fs + slowest share + combine %.2fs), %.2fs of CPU for %d shares\n",
+			s.Ciphertexts, s.SealSeconds, s.AddSeconds, s.AddParallelValuesPerSec/1e6, r.GOMAXPROCS,
+			s.DecryptSeconds, s.RequestSeconds, s.CombineSeconds, s.DecryptCPUSeconds, s.Threshold)
+		fmt.Fprintf(o.IO.Out, "secure: decrypt request %.0f MB to each of t decryptors, share %.1f MB; max error %.1e; key ceremony %.2fs in process; HE run %.1fs over gRPC\n",
+			float64(s.DecryptRequestBytes)/1e6, float64(s.ShareBytes)/1e6, s.MaxAbsError, s.KeygenSeconds, s.HERunSeconds)
+		for _, f := range s.CombineFailures {
+			fmt.Fprintf(o.IO.Out, "secure: combining decryption shares failed once (retried with another active set): %s\n", f)
+		}
+		if s.HERunError != "" {
+			fmt.Fprintf(o.IO.Out, "secure: the HE run over gRPC failed: %s\n", s.HERunError)
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 // parseDP parses --dp values such as
 //
 //	client:epsilon=3,delta=1e-5,clip=1.0[,mode=central|distributed][,q=0.1][,sigma=1.2][,accountant=rdp|pld]
+//	client:epsilon=3,delta=1e-5,clip=adaptive[,initial_clip=1][,quantile=0.5][,clip_lr=0.2][,count_noise=N]
 //	record:epsilon=3,delta=1e-5,clip=1.0[,q=0.05][,sigma=1.1]
 //
 // into a DPConfig; each level may be given once.
@@ -55,10 +56,29 @@ func parseDP(values []string) (*coordinator.DPConfig, error) {
 		if delta, err = num("delta", true); err != nil {
 			return nil, err
 		}
-		if kv["clip"] == "adaptive" {
-			return nil, fmt.Errorf("--dp %q: adaptive (quantile) clipping is not implemented yet; give clip=NUMBER", v)
-		}
-		if clip, err = num("clip", true); err != nil {
+		adaptive := kv["clip"] == "adaptive"
+		var quantile, clipLR, countNoise float64
+		if adaptive {
+			if level != "client" {
+				return nil, fmt.Errorf("--dp %q: adaptive clipping is for client-level DP only", v)
+			}
+			delete(kv, "clip")
+			if clip, err = num("initial_clip", false); err != nil {
+				return nil, err
+			}
+			if clip == 0 {
+				clip = 1
+			}
+			if quantile, err = num("quantile", false); err != nil {
+				return nil, err
+			}
+			if clipLR, err = num("clip_lr", false); err != nil {
+				return nil, err
+			}
+			if countNoise, err = num("count_noise", false); err != nil {
+				return nil, err
+			}
+		} else if clip, err = num("clip", true); err != nil {
 			return nil, err
 		}
 		if q, err = num("q", false); err != nil {
@@ -80,7 +100,8 @@ func parseDP(values []string) (*coordinator.DPConfig, error) {
 			delete(kv, "mode")
 			delete(kv, "accountant")
 			cfg.Client = &coordinator.ClientDP{Epsilon: eps, Delta: delta, Clip: clip, Mode: mode, SampleRate: q,
-				NoiseMultiplier: sigma, Accountant: acc}
+				NoiseMultiplier: sigma, Accountant: acc, Adaptive: adaptive, TargetQuantile: quantile, ClipLR: clipLR,
+				CountNoise: countNoise}
 		case "record":
 			if cfg.Record != nil {
 				return nil, fmt.Errorf("--dp record given twice")

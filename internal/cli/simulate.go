@@ -205,13 +205,22 @@ func printSimSummary(o *SimulateOptions, r sim.Result) error {
 		name, r.Sites, c.Partition, r.RoundsRun, c.Rounds, c.Strategy, c.Model, c.Seed, c.Transport, r.Seconds)
 	fmt.Fprintf(o.IO.Out, "train rows %d, test rows %d (held out), %d features\n\n", r.TrainRows, r.TestRows, r.Features)
 	tw := tabwriter.NewWriter(o.IO.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "model\taccuracy\tAUC\tloss")
-	fmt.Fprintf(tw, "federated\t%.4f\t%.4f\t%.4f\n", r.Federated.Accuracy, r.Federated.AUC, r.Federated.Loss)
-	fmt.Fprintf(tw, "centralised\t%.4f\t%.4f\t%.4f\n", r.Centralized.Accuracy, r.Centralized.AUC, r.Centralized.Loss)
+	di := func(s sim.Scores) string {
+		if s.DisparateImpact == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.3f", *s.DisparateImpact)
+	}
+	fmt.Fprintf(tw, "model\taccuracy\tAUC\tloss\tdisparate impact (%s)\n", r.Protected)
+	fmt.Fprintf(tw, "federated\t%.4f\t%.4f\t%.4f\t%s\n", r.Federated.Accuracy, r.Federated.AUC, r.Federated.Loss, di(r.Federated))
+	fmt.Fprintf(tw, "centralised\t%.4f\t%.4f\t%.4f\t%s\n", r.Centralized.Accuracy, r.Centralized.AUC, r.Centralized.Loss, di(r.Centralized))
 	fmt.Fprintf(tw, "difference\t%+.4f\t%+.4f\t%+.4f\n", r.Federated.Accuracy-r.Centralized.Accuracy,
 		r.Federated.AUC-r.Centralized.AUC, r.Federated.Loss-r.Centralized.Loss)
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for level, eps := range r.Epsilon {
+		fmt.Fprintf(o.IO.Out, "privacy spent: ε = %.4f (%s level)\n", eps, level)
 	}
 	if o.Out != "" {
 		fmt.Fprintf(o.IO.Out, "\nwrote %s/{metrics.csv,metrics.json,metrics.png,result.json,cohort.db}\n", o.Out)

@@ -34,6 +34,11 @@ type TaskConfig struct {
 	// sealing (distributed mode; 0 in central mode).
 	ClientClip     float64
 	ClientNoiseStd float64
+	// Adaptive clipping: report the indicator ‖Δ‖ ≤ ClientClip (before
+	// clipping) with the update, plus N(0, ClientCountNoiseStd²) in
+	// distributed mode. ClientAdaptive is 1 when on.
+	ClientAdaptive      float64
+	ClientCountNoiseStd float64
 	// Record-level DP-SGD inside the site: per-example clip, noise
 	// multiplier and Poisson sampling rate.
 	RecordClip  float64
@@ -63,6 +68,8 @@ const (
 	keyRClip     = "dp_record_clip"
 	keyRSigma    = "dp_record_sigma"
 	keyRQ        = "dp_record_q"
+	keyCAdapt    = "dp_client_adaptive"
+	keyCCountStd = "dp_client_count_noise_std"
 )
 
 // Encode returns the string map sent in Task.config.
@@ -91,7 +98,8 @@ func (c TaskConfig) Encode() map[string]string {
 		m[keyMoments] = string(b)
 	}
 	for k, v := range map[string]float64{keyCClip: c.ClientClip, keyCNoise: c.ClientNoiseStd,
-		keyRClip: c.RecordClip, keyRSigma: c.RecordSigma, keyRQ: c.RecordQ} {
+		keyRClip: c.RecordClip, keyRSigma: c.RecordSigma, keyRQ: c.RecordQ,
+		keyCAdapt: c.ClientAdaptive, keyCCountStd: c.ClientCountNoiseStd} {
 		if v != 0 {
 			m[k] = strconv.FormatFloat(v, 'g', -1, 64)
 		}
@@ -138,7 +146,8 @@ func DecodeTaskConfig(m map[string]string) (TaskConfig, error) {
 	getf(keyL2, &c.L2)
 	getf(keyProx, &c.ProximalMu)
 	for k, dst := range map[string]*float64{keyCClip: &c.ClientClip, keyCNoise: &c.ClientNoiseStd,
-		keyRClip: &c.RecordClip, keyRSigma: &c.RecordSigma, keyRQ: &c.RecordQ} {
+		keyRClip: &c.RecordClip, keyRSigma: &c.RecordSigma, keyRQ: &c.RecordQ,
+		keyCAdapt: &c.ClientAdaptive, keyCCountStd: &c.ClientCountNoiseStd} {
 		if _, ok := m[k]; ok {
 			getf(k, dst)
 			if err == nil && *dst < 0 {

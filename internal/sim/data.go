@@ -24,6 +24,10 @@ type prepared struct {
 	sites    []site
 	rows     int
 	testRows []int // row numbers of the held-out test set
+	// testGroup is the value of the first protected attribute for each test
+	// row (nil when the dataset has none), for the disparate-impact figure.
+	testGroup     []string
+	protectedName string
 }
 
 func loadTable(c Config) (*dataset.Table, error) {
@@ -72,6 +76,16 @@ func prepare(c Config) (*prepared, error) {
 		return nil, err
 	}
 	p := &prepared{features: enc.FeatureNames(), test: all.Subset(testIdx), rows: t.Len(), testRows: testIdx}
+	if names := t.ProtectedNames(); len(names) > 0 {
+		vals, err := t.Protected(names[0])
+		if err != nil {
+			return nil, err
+		}
+		p.protectedName = names[0]
+		for _, i := range testIdx {
+			p.testGroup = append(p.testGroup, vals[i])
+		}
+	}
 	var pooled []int
 	for i, part := range parts {
 		if len(part) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -23,6 +24,11 @@ type Scores struct {
 	Accuracy float64 `json:"accuracy"`
 	AUC      float64 `json:"auc"`
 	Loss     float64 `json:"loss"`
+	// DisparateImpact is min/max over the two largest groups of the first
+	// protected attribute of the rate at which the model predicts the positive
+	// class on the test set (1 = parity; the four-fifths rule asks ≥ 0.8).
+	// Omitted when the dataset has no protected attribute.
+	DisparateImpact *float64 `json:"disparate_impact,omitempty"`
 }
 
 // Result is the outcome of a simulation. Its JSON form is the stable contract
@@ -34,7 +40,8 @@ type Result struct {
 	TrainRows   int                       `json:"train_rows"`
 	TestRows    int                       `json:"test_rows"`
 	Features    int                       `json:"features"`
-	Epsilon     map[string]float64        `json:"epsilon,omitempty"` // ε spent at the end: "client", "record_max"
+	Epsilon     map[string]float64        `json:"epsilon,omitempty"`             // ε spent at the end: "client", "record_max"
+	Protected   string                    `json:"protected_attribute,omitempty"` // the attribute disparate impact is measured on
 	Rounds      []coordinator.RoundReport `json:"-"`
 	RoundsRun   int                       `json:"rounds_completed"`
 	Federated   Scores                    `json:"federated"`
@@ -137,7 +144,7 @@ func Run(ctx context.Context, c Config, o Options) (Result, error) {
 			eps[strings.TrimPrefix(k, "epsilon_")] = v
 		}
 	}
-	return Result{Settings: c, RunID: rc.RunID, Epsilon: eps, Sites: len(p.sites), TrainRows: p.pooled.N, TestRows: p.test.N,
+	return Result{Settings: c, RunID: rc.RunID, Epsilon: eps, Protected: p.protectedName, Sites: len(p.sites), TrainRows: p.pooled.N, TestRows: p.test.N,
 		Features: p.pooled.D, RoundsRun: last, Federated: fedScores, Centralized: base,
 		Seconds: time.Since(began).Seconds(), Database: o.DBPath, Params: final}, nil
 }
@@ -191,7 +198,14 @@ func score(rc coordinator.RunConfig, params []float64, p *prepared) (Scores, err
 	if err != nil {
 		return Scores{}, err
 	}
-	return Scores{Accuracy: met.Accuracy, AUC: met.AUC, Loss: met.Loss}, nil
+	sc := Scores{Accuracy: met.Accuracy, AUC: met.AUC, Loss: met.Loss}
+	if p.testGroup != nil {
+		di := disparateImpact(m, params, test, p.testGroup)
+		if !math.IsNaN(di) {
+			sc.DisparateImpact = &di
+		}
+	}
+	return sc, nil
 }
 
 // centralized trains the same model on the pooled training rows for rounds ×
@@ -224,4 +238,35 @@ func seq(n int) []int {
 		s[i] = i
 	}
 	return s
+}
+
+// disparateImpact returns min/max of the positive-prediction rates of the two
+// largest groups (NaN with fewer than two groups).
+func disparateImpact(m model.Model, params []float64, test model.Examples, group []string) float64 {
+	n, pos := map[string]float64{}, map[string]float64{}
+	out := make([]float64, m.NumClasses())
+	for i := 0; i < test.N; i++ {
+		m.PredictProba(params, test.Row(i), out)
+		n[group[i]]++
+		if out[len(out)-1] >= 0.5 {
+			pos[group[i]]++
+		}
+	}
+	var a, b string
+	for g := range n {
+		switch {
+		case a == "" || n[g] > n[a] || (n[g] == n[a] && g < a):
+			a, b = g, a
+		case b == "" || n[g] > n[b] || (n[g] == n[b] && g < b):
+			b = g
+		}
+	}
+	if b == "" {
+		return math.NaN()
+	}
+	ra, rb := pos[a]/n[a], pos[b]/n[b]
+	if ra == 0 && rb == 0 {
+		return 1
+	}
+	return math.Min(ra, rb) / math.Max(ra, rb)
 }
