@@ -19,7 +19,6 @@ import (
 // given round's fit attempt.
 type scripted struct {
 	sites  []string
-	dim    int
 	acc    func(round int) float64
 	silent func(site string, round, attempt int) bool
 
@@ -40,7 +39,7 @@ func (s *scripted) Dispatch(site string, t Task) error {
 		up := Upload{RunID: t.RunID, Round: t.Round, Phase: t.Phase, Nonce: t.Nonce}
 		switch t.Phase {
 		case PhaseFit:
-			if s.silent != nil && s.silent(site, t.Round, int(t.Config.Seed%1)) {
+			if s.silent != nil && s.silent(site, t.Round, 0) {
 				return
 			}
 			if _, err := e.BeginResult(site, up); err != nil {

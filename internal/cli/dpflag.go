@@ -23,7 +23,7 @@ func parseDP(values []string) (*coordinator.DPConfig, error) {
 	for _, v := range values {
 		level, rest, ok := strings.Cut(v, ":")
 		if !ok {
-			return nil, fmt.Errorf("--dp %q: want client:KEY=VALUE,... or record:KEY=VALUE,...", v)
+			return nil, fmt.Errorf("--dp %q: want client:KEY=VALUE[,KEY=VALUE] or record:KEY=VALUE[,KEY=VALUE]", v)
 		}
 		kv := map[string]string{}
 		for _, part := range strings.Split(rest, ",") {
