@@ -2,12 +2,14 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -57,62 +59,72 @@ type SecureConfig struct {
 	Rounds    int // measured gRPC rounds of each run; one unmeasured warm-up round is played first
 }
 
-// SecureResult is the outcome of MeasureSecure. Times are seconds of wall
-// time; per-core rates come from steps run on one goroutine.
+// SecureResult is the outcome of MeasureSecure. Times are seconds. Each
+// in-process step runs on one goroutine locked to its OS thread and is timed
+// twice: wall clock (…Seconds) and the thread's CPU time (…CPUSeconds, equal
+// to the wall time where the platform cannot read it). Per-core rates use
+// the CPU time, so that a loaded machine does not halve them; it leaves out
+// background GC work on other threads.
 type SecureResult struct {
-	Sites     int `json:"sites"`
-	Threshold int `json:"threshold"`
-	Params    int `json:"params"`
-	Rounds    int `json:"rounds"`
-	Dim       int `json:"dim"`         // values a site seals per fit: Params + 2
-	Ciphertxt int `json:"ciphertexts"` // ciphertexts per sealed vector
+	Sites       int `json:"sites"`
+	Threshold   int `json:"threshold"`
+	Params      int `json:"params"`
+	Rounds      int `json:"rounds"`
+	Dim         int `json:"dim"`         // values a site seals per fit: Params + 2
+	Ciphertexts int `json:"ciphertexts"` // per sealed vector (4,096 values each)
 
 	// KeygenSeconds is the in-process key ceremony of every party on one
 	// goroutine (the coordinator's share of it is negligible).
 	KeygenSeconds float64 `json:"keygen_seconds"`
 
-	// SealSeconds is the median time of one site's Seal of Dim values
-	// (check, encode, encrypt, hash, sign); SealMinSeconds the fastest.
+	// Seal: one site's Seal of Dim values (clip check, encode, encrypt,
+	// hash, sign), the median over the Sites seals.
 	SealSeconds             float64 `json:"seal_seconds"`
-	SealMinSeconds          float64 `json:"seal_min_seconds"`
+	SealCPUSeconds          float64 `json:"seal_cpu_seconds"`
 	SealValuesPerSecPerCore float64 `json:"seal_values_per_sec_per_core"`
 
-	// AddSeconds is hub.Accumulator.Add of the Sites contributions one after
-	// another, as the coordinator does (it adds under its engine lock):
-	// signature, binding, parsing and range checks, and the ring additions.
-	AddSeconds      float64 `json:"add_seconds"`
-	AddValuesPerSec float64 `json:"add_values_per_sec"` // Sites·Dim / AddSeconds
-	// AddParallelValuesPerSec is the same with GOMAXPROCS goroutines adding
-	// concurrently (Accumulator.Add verifies outside its lock).
+	// Add: hub.Accumulator.Add of the Sites contributions one after another,
+	// as the coordinator runs them (under its engine lock): binding,
+	// signature over the SHA-256 of the ciphertexts, parsing and range
+	// checks, and the ring additions.
+	AddSeconds    float64 `json:"add_seconds"`
+	AddCPUSeconds float64 `json:"add_cpu_seconds"`
+	// AddValuesPerSec is Sites·Dim / AddCPUSeconds: one core's rate of the
+	// checked addition.
+	AddValuesPerSec float64 `json:"add_values_per_sec"`
+	// AddParallelValuesPerSec is the wall-clock rate with GOMAXPROCS
+	// goroutines adding concurrently (Accumulator.Add verifies outside its
+	// lock; the coordinator does not use this, see SubmitSealed).
 	AddParallelValuesPerSec float64 `json:"add_parallel_values_per_sec"`
 	// BareAddValuesPerSec is the bare ring addition without checks. It is
 	// not measurable from outside package secagg (its HE context is
-	// internal); 0 here, see `go test -bench BenchmarkAdd ./secagg/`.
+	// internal): always 0 here; see `go test -bench BenchmarkAdd ./secagg/`.
 	BareAddValuesPerSec float64 `json:"bare_add_values_per_sec"`
 
 	// RequestSeconds is Accumulator.DecryptRequest (serialising the
 	// aggregate, copying the contributions kept as evidence).
 	RequestSeconds float64 `json:"request_seconds"`
-	// ShareSeconds is the median of the Threshold DecryptShare calls, each
-	// verifying Sites signatures, re-adding Sites contributions, comparing
-	// with the aggregate and computing the smudged key-switch share.
+	// Share: one decryptor's DecryptShare, the median over the Threshold
+	// decryptors: verify Sites signatures, re-add Sites contributions,
+	// compare with the aggregate, compute the smudged key-switch share.
 	ShareSeconds             float64 `json:"share_seconds"`
-	ShareMaxSeconds          float64 `json:"share_max_seconds"`
+	ShareCPUSeconds          float64 `json:"share_cpu_seconds"`
 	ShareValuesPerSecPerCore float64 `json:"share_values_per_sec_per_core"`
-	// KeySwitchValuesPerSecPerCore estimates the share without the
-	// re-verification: Dim / (ShareSeconds − AddSeconds), since re-verifying
-	// the Sites contributions is the same work as the coordinator's Adds.
-	KeySwitchValuesPerSecPerCore float64 `json:"keyswitch_values_per_sec_per_core"`
-	// CombineSeconds is hub.Combine of the Threshold shares (verify, aggregate,
-	// decode).
+	// CombineSeconds is hub.Combine of the Threshold shares (verify,
+	// aggregate, decode).
 	CombineSeconds float64 `json:"combine_seconds"`
-	// DecryptSeconds is a round's decryption on its critical path, with the
-	// decryptors on their own machines: request + slowest share + combine.
-	// DecryptCPUSeconds adds every share instead: the work of the round.
+	// DecryptSeconds is a round's decryption on its critical path, with
+	// every decryptor on its own machine: request + slowest share + combine
+	// (wall clock). DecryptCPUSeconds is the work: request + every share +
+	// combine (CPU time).
 	DecryptSeconds    float64 `json:"decrypt_seconds"`
 	DecryptCPUSeconds float64 `json:"decrypt_cpu_seconds"`
-	// MaxAbsError is the decrypted sum's largest deviation from the exact sum
-	// (checked against secagg's error bound).
+	// CombineFailures lists hub.Combine errors met before the decryption
+	// that was timed (retried once with an active set without the site
+	// whose share was rejected).
+	CombineFailures []string `json:"combine_failures,omitempty"`
+	// MaxAbsError is the decrypted sum's largest deviation from the exact
+	// sum (checked against secagg's error bound).
 	MaxAbsError float64 `json:"max_abs_error"`
 
 	// Bytes on the wire: a sealed fit upload (the serialised SecAggMessage a
@@ -125,14 +137,23 @@ type SecureResult struct {
 	DecryptRequestBytes int64   `json:"decrypt_request_bytes"`
 	ShareBytes          int64   `json:"share_bytes"`
 
-	// Round times over gRPC (mean per measured round, from the coordinator's
-	// round records: fit phase, and for HE the decryption of the sum).
+	// Round times over gRPC, the mean per measured round from the
+	// coordinator's round records (fit phase; with HE also the decryption
+	// of the sum).
 	HERoundSeconds    float64 `json:"he_round_seconds"`
 	PlainRoundSeconds float64 `json:"plain_round_seconds"`
 	RoundRatio        float64 `json:"round_ratio"` // HERoundSeconds / PlainRoundSeconds
 	// HERunSeconds is the whole HE run's wall time: connection, key
 	// ceremony, warm-up and measured rounds and their evaluations.
 	HERunSeconds float64 `json:"he_run_seconds"`
+	// HERunError is why the HE run failed, if it did ("" otherwise); the
+	// round figures then come from whatever rounds it committed, if any.
+	HERunError string `json:"he_run_error,omitempty"`
+	// HEFailedRoundSeconds is the mean time of the HE run's failed round
+	// attempts, from their start to the failure (0 if none failed). When
+	// every attempt failed while combining the decryption shares, the last
+	// step of a round, it approximates the round time from below.
+	HEFailedRoundSeconds float64 `json:"he_failed_round_seconds,omitempty"`
 
 	EncryptTarget   float64 `json:"encrypt_target_values_per_sec_per_core"`
 	ShareTarget     float64 `json:"share_target_values_per_sec_per_core"`
@@ -140,7 +161,7 @@ type SecureResult struct {
 	ExpansionTarget float64 `json:"expansion_target"`
 	MeetsEncrypt    bool    `json:"meets_encrypt"`
 	MeetsShare      bool    `json:"meets_share"`
-	MeetsAdd        bool    `json:"meets_add"` // by AddValuesPerSec, the checked add the coordinator runs
+	MeetsAdd        bool    `json:"meets_add"` // by AddValuesPerSec, the checked addition the coordinator runs
 	MeetsExpansion  bool    `json:"meets_expansion"`
 }
 
@@ -188,30 +209,33 @@ func freeMemory() {
 	debug.FreeOSMemory()
 }
 
-// secureSteps times each step of one secure sum in process.
+// secureSteps times each step of one secure sum in process, on one locked
+// OS thread so that its CPU time can be read.
 func secureSteps(ctx context.Context, c SecureConfig, out *SecureResult, logf func(string, ...any)) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	lit := secagg.DefaultCKKS() // as the coordinator's key ceremony sets it
 	lit.Encoding = secagg.Encoding{MaxParties: c.Sites, ClipBound: coordinator.DefaultClipBound}
 	params, err := secagg.NewParams(lit)
 	if err != nil {
 		return err
 	}
-	out.Ciphertxt = params.Ciphertexts(out.Dim)
+	out.Ciphertexts = params.Ciphertexts(out.Dim)
 	e := secagg.Epoch{RunID: "bench-secure", Epoch: 1, Threshold: c.Threshold, MinClients: c.Sites}
 
-	began := time.Now()
-	parties, err := ceremony(params, &e, c.Sites)
+	var parties []*site.Party
+	keygen, err := timeStep(func() (err error) { parties, err = ceremony(params, &e, c.Sites); return err })
 	if err != nil {
 		return fmt.Errorf("bench: key ceremony: %w", err)
 	}
-	out.KeygenSeconds = time.Since(began).Seconds()
+	out.KeygenSeconds = keygen.wall.Seconds()
 
 	// What each site seals: its fit vector [n·Δ, n, n·loss], with a different
 	// Δ per site so that the decrypted sum checks every coordinate.
 	const round = 1
 	exact := make([]float64, out.Dim)
 	contribs := make([]secagg.Contribution, c.Sites)
-	seals := make([]time.Duration, c.Sites)
+	seals := make([]step, c.Sites)
 	for i, p := range parties {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -224,114 +248,186 @@ func secureSteps(ctx context.Context, c SecureConfig, out *SecureResult, logf fu
 		for j, v := range vec {
 			exact[j] += v
 		}
-		t0 := time.Now()
-		if contribs[i], err = p.Seal(vec, round); err != nil {
+		if seals[i], err = timeStep(func() (err error) { contribs[i], err = p.Seal(vec, round); return err }); err != nil {
 			return fmt.Errorf("bench: seal at %s: %w", p.ID(), err)
 		}
-		seals[i] = time.Since(t0)
 	}
-	out.SealSeconds, out.SealMinSeconds = median(seals).Seconds(), slices.Min(seals).Seconds()
-	out.SealValuesPerSecPerCore = float64(out.Dim) / out.SealSeconds
+	sealWall, sealCPU := medians(seals)
+	out.SealSeconds, out.SealCPUSeconds = sealWall.Seconds(), sealCPU.Seconds()
+	out.SealValuesPerSecPerCore = float64(out.Dim) / out.SealCPUSeconds
 	b, err := secwire.Marshal(&cohortv1.SecAggMessage{Msg: &cohortv1.SecAggMessage_Contribution{Contribution: secwire.ContributionToProto(contribs[0])}})
 	if err != nil {
 		return err
 	}
 	out.UploadBytes = int64(len(b))
 	out.Expansion = float64(out.UploadBytes) / float64(out.PlaintextBytes)
-	b = nil
-	logf("secure: seal %.3fs per site (%.2fM values/s/core), upload %.1f MB = %.2f× float32", out.SealSeconds,
-		out.SealValuesPerSecPerCore/1e6, float64(out.UploadBytes)/1e6, out.Expansion)
+	logf("secure: seal %.2fs per site (%.2fs CPU: %.2fM values/s/core), upload %.1f MB = %.2f× float32", out.SealSeconds,
+		out.SealCPUSeconds, out.SealValuesPerSecPerCore/1e6, float64(out.UploadBytes)/1e6, out.Expansion)
 
 	// The coordinator's additions, one after another as it runs them …
 	acc, err := hub.NewAccumulator(params, e, round, out.Dim)
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
-	for i, ct := range contribs {
-		if err := acc.Add(ct.From, ct, e.Members[i].Public); err != nil {
-			return fmt.Errorf("bench: Accumulator.Add: %w", err)
+	add, err := timeStep(func() error {
+		for i, ct := range contribs {
+			if err := acc.Add(ct.From, ct, e.Members[i].Public); err != nil {
+				return fmt.Errorf("bench: Accumulator.Add: %w", err)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	add := time.Since(t0)
-	out.AddSeconds = add.Seconds()
-	out.AddValuesPerSec = float64(c.Sites*out.Dim) / out.AddSeconds
+	out.AddSeconds, out.AddCPUSeconds = add.wall.Seconds(), add.cpu.Seconds()
+	out.AddValuesPerSec = float64(c.Sites*out.Dim) / out.AddCPUSeconds
 	// … and concurrently, into a second accumulator.
 	par, err := hub.NewAccumulator(params, e, round, out.Dim)
 	if err != nil {
 		return err
 	}
-	t0 = time.Now()
+	t0 := time.Now()
 	if err := addConcurrently(par, contribs, e); err != nil {
 		return err
 	}
 	out.AddParallelValuesPerSec = float64(c.Sites*out.Dim) / time.Since(t0).Seconds()
 	par = nil
-	logf("secure: Accumulator.Add %.3fs for %d contributions (%.1fM values/s; %.1fM values/s with %d goroutines)",
-		out.AddSeconds, c.Sites, out.AddValuesPerSec/1e6, out.AddParallelValuesPerSec/1e6, runtime.GOMAXPROCS(0))
+	logf("secure: Accumulator.Add of %d contributions %.2fs (%.2fs CPU: %.1fM values/s; %.1fM values/s by wall clock with %d goroutines)",
+		c.Sites, out.AddSeconds, out.AddCPUSeconds, out.AddValuesPerSec/1e6, out.AddParallelValuesPerSec/1e6, runtime.GOMAXPROCS(0))
+	contribs = nil
+	freeMemory()
 
-	// Decryption: the request, t shares, the combination.
+	// Decryption: the request, t shares, the combination. A failed
+	// combination is recorded and retried once with another active set
+	// (a site answers up to site.MaxActiveSetsPerRound sets per aggregate).
 	active := make([]int, c.Threshold)
 	for i := range active {
 		active[i] = i
 	}
-	t0 = time.Now()
-	req, err := acc.DecryptRequest(active)
-	if err != nil {
-		return err
-	}
-	request := time.Since(t0)
-	out.RequestSeconds = request.Seconds()
-	contribs, acc = nil, nil
-	if b, err = secwire.Marshal(&cohortv1.SecAggMessage{Msg: &cohortv1.SecAggMessage_DecryptRequest{DecryptRequest: secwire.DecryptRequestToProto(req)}}); err != nil {
-		return err
-	}
-	out.DecryptRequestBytes = int64(len(b))
-	b = nil
-	freeMemory()
-	shares := make([]secagg.DecryptionShare, len(active))
-	times := make([]time.Duration, len(active))
-	for k, a := range active {
-		if err := ctx.Err(); err != nil {
+	for attempt := 0; ; attempt++ {
+		sum, err := decryptOnce(ctx, params, e, acc, parties, active, out)
+		if err == nil {
+			for j, v := range sum {
+				out.MaxAbsError = max(out.MaxAbsError, math.Abs(v-exact[j]))
+			}
+			break
+		}
+		var bad *combineError
+		if !errors.As(err, &bad) || attempt > 0 {
 			return err
 		}
-		t0 := time.Now()
-		if shares[k], err = parties[a].DecryptShare(req); err != nil {
-			return fmt.Errorf("bench: decryption share of %s: %w", parties[a].ID(), err)
+		out.CombineFailures = append(out.CombineFailures, bad.Error())
+		logf("secure: %v; retrying with an active set without %s", bad.err, bad.site)
+		if active, err = activeWithout(e, bad.site); err != nil {
+			return err
 		}
-		times[k] = time.Since(t0)
-	}
-	out.ShareSeconds, out.ShareMaxSeconds = median(times).Seconds(), slices.Max(times).Seconds()
-	out.ShareValuesPerSecPerCore = float64(out.Dim) / out.ShareSeconds
-	if ks := out.ShareSeconds - out.AddSeconds; ks > 0 {
-		out.KeySwitchValuesPerSecPerCore = float64(out.Dim) / ks
-	}
-	if b, err = secwire.Marshal(&cohortv1.SecAggMessage{Msg: &cohortv1.SecAggMessage_DecryptionShare{DecryptionShare: secwire.DecryptionShareToProto(shares[0])}}); err != nil {
-		return err
-	}
-	out.ShareBytes = int64(len(b))
-	t0 = time.Now()
-	sum, err := hub.Combine(params, e, req, shares)
-	if err != nil {
-		return fmt.Errorf("bench: Combine: %w", err)
-	}
-	combine := time.Since(t0)
-	out.CombineSeconds = combine.Seconds()
-	var cpu time.Duration
-	for _, d := range times {
-		cpu += d
-	}
-	out.DecryptSeconds = (request + slices.Max(times) + combine).Seconds()
-	out.DecryptCPUSeconds = (request + cpu + combine).Seconds()
-	for j, v := range sum {
-		out.MaxAbsError = max(out.MaxAbsError, math.Abs(v-exact[j]))
 	}
 	if bound := params.ErrorBound(c.Sites, c.Threshold); !(out.MaxAbsError <= bound) {
 		return fmt.Errorf("bench: the decrypted sum is off by %g, more than the bound %g", out.MaxAbsError, bound)
 	}
-	logf("secure: decryption share %.3fs each (%.2fM values/s/core), combine %.3fs; decryption %.3fs per round (%.3fs of CPU)",
-		out.ShareSeconds, out.ShareValuesPerSecPerCore/1e6, out.CombineSeconds, out.DecryptSeconds, out.DecryptCPUSeconds)
+	logf("secure: decryption share %.2fs each (%.2fs CPU: %.2fM values/s/core), combine %.2fs; decryption %.2fs per round (%.2fs of CPU)",
+		out.ShareSeconds, out.ShareCPUSeconds, out.ShareValuesPerSecPerCore/1e6, out.CombineSeconds, out.DecryptSeconds, out.DecryptCPUSeconds)
 	return nil
+}
+
+// combineError is a hub.Combine failure, naming the share's site.
+type combineError struct {
+	site string
+	err  error
+}
+
+func (e *combineError) Error() string { return e.err.Error() }
+
+// shareFrom extracts the site a Combine error names ("share from "x" …").
+var shareFrom = regexp.MustCompile(`share from "([^"]+)"`)
+
+func activeWithout(e secagg.Epoch, skip string) ([]int, error) {
+	var online []string
+	for _, m := range e.Members {
+		if m.ID != skip {
+			online = append(online, m.ID)
+		}
+	}
+	return hub.ActiveSet(e, online)
+}
+
+// decryptOnce times the decryption of acc by the active set and fills out's
+// decryption figures.
+func decryptOnce(ctx context.Context, params secagg.Params, e secagg.Epoch, acc *hub.Accumulator, parties []*site.Party, active []int, out *SecureResult) ([]float64, error) {
+	var req secagg.DecryptRequest
+	request, err := timeStep(func() (err error) { req, err = acc.DecryptRequest(active); return err })
+	if err != nil {
+		return nil, err
+	}
+	out.RequestSeconds = request.wall.Seconds()
+	b, err := secwire.Marshal(&cohortv1.SecAggMessage{Msg: &cohortv1.SecAggMessage_DecryptRequest{DecryptRequest: secwire.DecryptRequestToProto(req)}})
+	if err != nil {
+		return nil, err
+	}
+	out.DecryptRequestBytes = int64(len(b))
+	b = nil
+	shares := make([]secagg.DecryptionShare, len(active))
+	times := make([]step, len(active))
+	for k, a := range active {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if times[k], err = timeStep(func() (err error) { shares[k], err = parties[a].DecryptShare(req); return err }); err != nil {
+			return nil, fmt.Errorf("bench: decryption share of %s: %w", parties[a].ID(), err)
+		}
+	}
+	shareWall, shareCPU := medians(times)
+	out.ShareSeconds, out.ShareCPUSeconds = shareWall.Seconds(), shareCPU.Seconds()
+	out.ShareValuesPerSecPerCore = float64(out.Dim) / out.ShareCPUSeconds
+	if b, err = secwire.Marshal(&cohortv1.SecAggMessage{Msg: &cohortv1.SecAggMessage_DecryptionShare{DecryptionShare: secwire.DecryptionShareToProto(shares[0])}}); err != nil {
+		return nil, err
+	}
+	out.ShareBytes = int64(len(b))
+	var sum []float64
+	combine, err := timeStep(func() (err error) { sum, err = hub.Combine(params, e, req, shares); return err })
+	if err != nil {
+		ce := &combineError{err: fmt.Errorf("bench: Combine: %w", err)}
+		if m := shareFrom.FindStringSubmatch(err.Error()); m != nil {
+			ce.site = m[1]
+			return nil, ce
+		}
+		return nil, ce.err
+	}
+	out.CombineSeconds = combine.wall.Seconds()
+	var slowest, cpu time.Duration
+	for _, t := range times {
+		slowest, cpu = max(slowest, t.wall), cpu+t.cpu
+	}
+	out.DecryptSeconds = (request.wall + slowest + combine.wall).Seconds()
+	out.DecryptCPUSeconds = (request.cpu + cpu + combine.cpu).Seconds()
+	return sum, nil
+}
+
+// step is the time one in-process step took: wall clock, and CPU time of
+// the locked OS thread that ran it (the wall time where that is not
+// available). CPU time is what a per-core rate needs on a loaded machine; it
+// leaves out background GC work on other threads.
+type step struct{ wall, cpu time.Duration }
+
+func timeStep(f func() error) (step, error) {
+	c0, ok0 := threadCPU()
+	t0 := time.Now()
+	err := f()
+	s := step{wall: time.Since(t0)}
+	s.cpu = s.wall
+	if c1, ok1 := threadCPU(); ok0 && ok1 {
+		s.cpu = c1 - c0
+	}
+	return s, err
+}
+
+func medians(steps []step) (wall, cpu time.Duration) {
+	w, c := make([]time.Duration, len(steps)), make([]time.Duration, len(steps))
+	for i, s := range steps {
+		w[i], c[i] = s.wall, s.cpu
+	}
+	return median(w), median(c)
 }
 
 // ceremony runs the threshold key generation of n parties in process (as
@@ -419,7 +515,8 @@ func median(d []time.Duration) time.Duration {
 }
 
 // secureRounds plays the same run over gRPC in the clear and with secure =
-// "he" and compares their round times.
+// "he" and compares their round times. A failed HE run is recorded, not
+// fatal: its failure is a finding of the measurement.
 func secureRounds(ctx context.Context, c SecureConfig, out *SecureResult, logf func(string, ...any)) error {
 	dir, err := os.MkdirTemp("", "cohort-bench-secure-*")
 	if err != nil {
@@ -433,44 +530,70 @@ func secureRounds(ctx context.Context, c SecureConfig, out *SecureResult, logf f
 	stamp := time.Now().UnixNano()
 
 	plain := runConfig(fmt.Sprintf("bench-secure-plain-%d", stamp), c.Sites, c.Params, c.Rounds+warmupRounds)
-	d, _, err := serveRun(ctx, fed, filepath.Join(dir, "plain.db"), plain, c.Sites)
-	if err != nil {
+	p, err := serveRun(ctx, fed, filepath.Join(dir, "plain.db"), plain, c.Sites)
+	switch {
+	case err != nil:
 		return fmt.Errorf("bench: plaintext run: %w", err)
+	case p.runErr != nil:
+		return fmt.Errorf("bench: plaintext run: %w", p.runErr)
+	case p.rounds < c.Rounds:
+		return fmt.Errorf("bench: plaintext run committed %d of %d measured rounds", p.rounds, c.Rounds)
 	}
-	out.PlainRoundSeconds = d.Seconds() / float64(c.Rounds)
-	logf("secure: plaintext round %.3fs over gRPC", out.PlainRoundSeconds)
+	out.PlainRoundSeconds = p.fit.Seconds() / float64(p.rounds)
+	logf("secure: plaintext round %.2fs over gRPC", out.PlainRoundSeconds)
 	freeMemory()
 
 	he := runConfig(fmt.Sprintf("bench-secure-he-%d", stamp), c.Sites, c.Params, c.Rounds+warmupRounds)
 	he.Secure, he.Threshold = coordinator.SecureHE, c.Threshold
 	began := time.Now()
-	d, _, err = serveRun(ctx, fed, filepath.Join(dir, "he.db"), he, c.Sites)
+	h, err := serveRun(ctx, fed, filepath.Join(dir, "he.db"), he, c.Sites)
 	if err != nil {
 		return fmt.Errorf("bench: HE run: %w", err)
 	}
 	out.HERunSeconds = time.Since(began).Seconds()
-	out.HERoundSeconds = d.Seconds() / float64(c.Rounds)
-	if out.PlainRoundSeconds > 0 {
-		out.RoundRatio = out.HERoundSeconds / out.PlainRoundSeconds
+	if h.runErr != nil {
+		out.HERunError = h.runErr.Error()
+		logf("secure: the HE run failed after %.1fs: %v", out.HERunSeconds, h.runErr)
 	}
-	logf("secure: HE round %.3fs over gRPC (%.1f× plaintext); HE run %.1fs", out.HERoundSeconds, out.RoundRatio, out.HERunSeconds)
+	if h.failed > 0 {
+		out.HEFailedRoundSeconds = h.failedTime.Seconds() / float64(h.failed)
+		logf("secure: %d failed HE round attempts lasted %.2fs each (%.1f× a plaintext round)", h.failed,
+			out.HEFailedRoundSeconds, out.HEFailedRoundSeconds/out.PlainRoundSeconds)
+	}
+	if h.rounds > 0 {
+		out.HERoundSeconds = h.fit.Seconds() / float64(h.rounds)
+		out.RoundRatio = out.HERoundSeconds / out.PlainRoundSeconds
+		logf("secure: HE round %.2fs over gRPC (%.1f× plaintext) over %d rounds; HE run %.1fs", out.HERoundSeconds, out.RoundRatio, h.rounds, out.HERunSeconds)
+	}
 	freeMemory()
-	return nil
+	return ctx.Err()
+}
+
+// served is what serveRun measured: the total round time of the measured
+// rounds committed with every site accepted, how many there were, and the
+// run's error if the coordinator stopped it.
+type served struct {
+	fit    time.Duration
+	rounds int
+	runErr error
+	// failed round attempts (any round) and their total time
+	failed     int
+	failedTime time.Duration
 }
 
 // serveRun plays rc with the real coordinator and one client.Run per site
-// of fed over gRPC with mutual TLS on loopback, and returns the total round
-// time of the measured rounds (after warmupRounds) from the coordinator's
-// round records, checking that every site was accepted in each.
-func serveRun(ctx context.Context, fed *federation, dbPath string, rc coordinator.RunConfig, sites int) (time.Duration, int, error) {
+// of fed over gRPC with mutual TLS on loopback, and reads the round times
+// of the measured rounds (after warmupRounds) from the coordinator's round
+// records. It fails only if the measurement itself could not run.
+func serveRun(ctx context.Context, fed *federation, dbPath string, rc coordinator.RunConfig, sites int) (served, error) {
 	db, err := store.Open(dbPath)
 	if err != nil {
-		return 0, 0, err
+		return served{}, err
 	}
 	defer db.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, 0, err
+		return served{}, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	wait := runSites(sctx, fed, ln.Addr().String())
@@ -478,15 +601,33 @@ func serveRun(ctx context.Context, fed *federation, dbPath string, rc coordinato
 		ExitWhenIdle: true, Logger: slog.New(slog.DiscardHandler)})
 	cancel()
 	wait()
-	if serveErr != nil {
-		return 0, 0, fmt.Errorf("coordinator: %w", serveErr)
+	if err := ctx.Err(); err != nil {
+		return served{}, err
 	}
-	d, accepted, err := fitPhasesDB(ctx, db, rc.RunID, warmupRounds)
+	out := served{runErr: serveErr} // the coordinator's errors name it
+	recs, err := db.Rounds(ctx, rc.RunID)
 	if err != nil {
-		return 0, 0, err
+		return served{}, fmt.Errorf("reading round records: %w", err)
 	}
-	if want := sites * (rc.Rounds - warmupRounds); accepted != want {
-		return 0, 0, fmt.Errorf("%d fit results accepted in the measured rounds, want %d", accepted, want)
+	for _, r := range recs {
+		if r.Status == store.RoundFailed {
+			out.failed++
+			out.failedTime += r.EndedAt.Sub(r.StartedAt)
+		}
+		if r.Status != store.RoundCommitted || r.Round <= warmupRounds {
+			continue
+		}
+		accepted := 0
+		for _, p := range r.Participants {
+			if p.Status == store.ParticipantAccepted {
+				accepted++
+			}
+		}
+		if accepted != sites {
+			return served{}, fmt.Errorf("round %d accepted %d of %d sites", r.Round, accepted, sites)
+		}
+		out.fit += r.EndedAt.Sub(r.StartedAt)
+		out.rounds++
 	}
-	return d, accepted, nil
+	return out, nil
 }

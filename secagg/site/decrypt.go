@@ -160,6 +160,10 @@ func (p *Party) keySwitchShares(active []int, agg []*rlwe.Ciphertext) ([][]byte,
 	for i, ct := range agg {
 		share := ks.AllocateShare(ct.Level())
 		ks.GenShare(add, zero, ct, &share)
+		// GenShare on a non-NTT ciphertext ends with a lazy inverse NTT plus
+		// noise, which can leave coefficients in [q, 2q); the coordinator
+		// rightly rejects unreduced shares, so reduce before sending.
+		rp.RingQ().AtLevel(ct.Level()).Reduce(share.Value, share.Value)
 		b, err := share.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("encode decryption share: %w", err)
