@@ -10,74 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cohortfl/cohort/dataset"
 	"github.com/cohortfl/cohort/internal/sim"
 	"github.com/cohortfl/cohort/model"
 )
 
-// naiveSites splits the dataset exactly as internal/sim does (global test
-// split, partition of the training rows, each site's local eval split) and
-// standardises every site's training rows with the pooled moments, which
-// equal the federated sum the simulated sites standardise with.
-func naiveSites(c sim.Config) ([]model.Examples, error) {
-	b, err := dataset.Builtin(c.Dataset)
-	if err != nil {
-		return nil, err
-	}
-	t, err := b.Load()
-	if err != nil {
-		return nil, err
-	}
-	enc, err := dataset.NewEncoder(t)
-	if err != nil {
-		return nil, err
-	}
-	all, err := enc.Encode(t)
-	if err != nil {
-		return nil, err
-	}
-	trainIdx, _, err := dataset.TrainTestSplit(all.Y, c.TestFraction, c.Seed)
-	if err != nil {
-		return nil, err
-	}
-	trainTable, err := t.Subset(trainIdx)
-	if err != nil {
-		return nil, err
-	}
-	parts, _, err := dataset.Partition(c.Partition, trainTable, c.Clients, c.Seed)
-	if err != nil {
-		return nil, err
-	}
-	var sites []model.Examples
-	var pooled []int
-	for i, part := range parts {
-		rows := make([]int, len(part))
-		for j, k := range part {
-			rows[j] = trainIdx[k]
-		}
-		fit := rows
-		if c.EvalFraction > 0 && len(rows) >= 2 {
-			if fit, _, err = dataset.LocalSplit(rows, c.EvalFraction, c.Seed+uint64(i)); err != nil {
-				return nil, err
-			}
-		}
-		if len(fit) == 0 {
-			continue
-		}
-		sites = append(sites, all.Subset(fit))
-		pooled = append(pooled, fit...)
-	}
-	st, err := dataset.NewStandardizer(dataset.LocalMoments(all.Subset(pooled)), all.D)
-	if err != nil {
-		return nil, err
-	}
-	for i := range sites {
-		if err := st.Apply(&sites[i]); err != nil {
-			return nil, err
-		}
-	}
-	return sites, nil
-}
+// naiveSites returns the simulated sites' standardised training rows, split
+// exactly as the simulation splits them.
+func naiveSites(c sim.Config) ([]model.Examples, error) { return sim.SiteTrainingSets(c) }
 
 // naiveLoop is the baseline of MeasureSim: for each round, every site trains
 // (model.Train from a copy of the global parameters) on GOMAXPROCS workers —

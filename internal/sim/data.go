@@ -113,3 +113,30 @@ func prepare(c Config) (*prepared, error) {
 	}
 	return p, nil
 }
+
+// SiteTrainingSets returns each simulated site's training rows exactly as Run
+// splits them (global test split, partition, local eval split), standardised
+// with the pooled moments — which equal the federated sum the sites
+// standardise with. Benchmarks use it to time local training without the
+// coordinator.
+func SiteTrainingSets(c Config) ([]model.Examples, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	p, err := prepare(c)
+	if err != nil {
+		return nil, err
+	}
+	st, err := dataset.NewStandardizer(dataset.LocalMoments(p.pooled), p.pooled.D)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Examples, len(p.sites))
+	for i, s := range p.sites {
+		out[i] = s.train.Subset(seq(s.train.N))
+		if err := st.Apply(&out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
