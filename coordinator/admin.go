@@ -50,7 +50,14 @@ func (r *Runner) Start(cfg RunConfig) error {
 	ctx, cancel := context.WithCancel(r.ctx)
 	r.cancel, r.running, r.done = cancel, cfg.RunID, make(chan struct{})
 	go func() {
-		_, err := r.engine.Run(ctx, cfg)
+		res, err := r.engine.Run(ctx, cfg)
+		switch {
+		case err != nil:
+			r.engine.log.Error("run ended with an error", "run", cfg.RunID, "err", err)
+		default:
+			r.engine.log.Info("run completed", "run", cfg.RunID, "rounds", res.RoundsCompleted, "model_version", res.Version,
+				"stopped_early", res.StoppedEarly)
+		}
 		r.mu.Lock()
 		r.lastErr[cfg.RunID] = err
 		r.running, r.cancel = "", nil

@@ -54,7 +54,8 @@
 // Because a round and its model version commit together, a coordinator killed
 // at any moment restarts on the same database at the last committed round with
 // every model version intact (Serve resumes runs marked running). A round that
-// was in flight is replayed under a new attempt number. Server-optimiser state
+// was in flight is played again, with fresh nonces; its attempt number
+// continues after any failed attempts that were recorded. Server-optimiser state
 // (FedAdam's moments) is not yet persisted and restarts from zero on resume.
 //
 // # Memory

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -92,7 +93,9 @@ func coordinatorServeRun(o *CoordinatorServeOptions) error {
 			return fmt.Errorf("--run: %w", err)
 		}
 		c := coordinator.DefaultRunConfig()
-		if err := json.Unmarshal(b, &c); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields() // a misspelt field must not be silently ignored
+		if err := dec.Decode(&c); err != nil {
 			return fmt.Errorf("--run %s: not a valid run configuration: %w", o.RunConfig, err)
 		}
 		if err := c.Validate(); err != nil {

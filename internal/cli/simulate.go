@@ -57,7 +57,7 @@ skew, 20 rounds of FedAvg logistic regression.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&c.Dataset, "dataset", c.Dataset, "embedded dataset (see `cohort datasets list`)")
+	f.StringVar(&c.Dataset, "dataset", c.Dataset, "embedded dataset (see: cohort datasets list)")
 	f.StringVar(&c.DataPath, "data", "", "CSV file to use instead of an embedded dataset")
 	f.StringVar(&c.Label, "label", "", "label column (required with --data)")
 	f.StringVar(&c.Positive, "positive", "", "label value of the positive class (with --data; default: the lexically larger of two values)")
@@ -79,7 +79,7 @@ skew, 20 rounds of FedAvg logistic regression.`,
 	f.Float64Var(&c.ProximalMu, "proximal-mu", 0, "FedProx μ (strategy fedprox)")
 	f.StringVar(&c.Secure, "secure", c.Secure, "how site results are summed: none, or he (threshold homomorphic encryption: the coordinator sees only sums)")
 	f.IntVar(&c.Threshold, "threshold", 0, "with --secure he: sites needed to decrypt a sum (default: a majority)")
-	f.StringArrayVar(&o.DP, "dp", nil, "differential privacy, repeatable: client:epsilon=E,delta=D,clip=C[,mode=central|distributed][,q=Q] and/or record:epsilon=E,delta=D,clip=C[,q=Q]")
+	f.StringArrayVar(&o.DP, "dp", nil, "differential privacy, repeatable: client:epsilon=E,delta=D,clip=C|adaptive[,mode=central|distributed][,q=Q] and/or record:epsilon=E,delta=D,clip=C[,q=Q] (see docs/differential-privacy.md)")
 	f.StringVar(&o.Out, "out", "", "directory for metrics.csv, metrics.json, metrics.png, result.json and the SQLite state")
 	f.StringVar(&o.Output, "output", "text", "text or json (one JSON object on stdout)")
 	return cmd
@@ -211,7 +211,11 @@ func printSimSummary(o *SimulateOptions, r sim.Result) error {
 		}
 		return fmt.Sprintf("%.3f", *s.DisparateImpact)
 	}
-	fmt.Fprintf(tw, "model\taccuracy\tAUC\tloss\tdisparate impact (%s)\n", r.Protected)
+	if r.Protected != "" {
+		fmt.Fprintf(tw, "model\taccuracy\tAUC\tloss\tdisparate impact (%s)\n", r.Protected)
+	} else {
+		fmt.Fprintln(tw, "model\taccuracy\tAUC\tloss\tdisparate impact")
+	}
 	fmt.Fprintf(tw, "federated\t%.4f\t%.4f\t%.4f\t%s\n", r.Federated.Accuracy, r.Federated.AUC, r.Federated.Loss, di(r.Federated))
 	fmt.Fprintf(tw, "centralised\t%.4f\t%.4f\t%.4f\t%s\n", r.Centralized.Accuracy, r.Centralized.AUC, r.Centralized.Loss, di(r.Centralized))
 	fmt.Fprintf(tw, "difference\t%+.4f\t%+.4f\t%+.4f\n", r.Federated.Accuracy-r.Centralized.Accuracy,
