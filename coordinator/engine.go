@@ -367,6 +367,16 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 	if err != nil {
 		return RoundReport{}, fmt.Errorf("coordinator: round %d: %w", r, err)
 	}
+	if ar.dp != nil {
+		// An attempt that crashed after reserving its privacy release left
+		// a pending ledger row but no round record: continue after it, so
+		// the retry gets fresh sampling and training seeds too.
+		if n, err := ar.dp.ledger.NextAttempt(ctx, ar.cfg.RunID, r); err == nil && n > first {
+			e.log.Warn("an earlier attempt of this round reserved a privacy release and did not commit; it stays counted",
+				"run", ar.cfg.RunID, "round", r, "attempts", n)
+			first = n
+		}
+	}
 	for attempt := first; attempt <= first+ar.cfg.MaxRetries; attempt++ {
 		began := e.o.Now()
 		rec, newParams, trainLoss, err := e.fitRound(ctx, ar, r, attempt)

@@ -237,3 +237,15 @@ func (b Budget) check(acc accountant.Accountant, party string, past, next []Entr
 	}
 	return after, nil
 }
+
+// NextAttempt returns one more than the highest attempt with a ledger row for
+// the round (0 if none).
+func (l *Ledger) NextAttempt(ctx context.Context, runID string, round int) (int, error) {
+	var next int
+	err := l.db.SQL().QueryRowContext(ctx,
+		`SELECT COALESCE(MAX(attempt) + 1, 0) FROM privacy_ledger WHERE run_id = ? AND round = ?`, runID, round).Scan(&next)
+	if err != nil {
+		return 0, fmt.Errorf("privacy: reading ledger attempts: %w", err)
+	}
+	return next, nil
+}
