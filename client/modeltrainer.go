@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"math"
@@ -160,16 +161,26 @@ func (t *ModelTrainer) fitDP(m model.Model, params []float64, tr model.Examples,
 	}
 	noise := t.Noise
 	if noise == nil {
+		// A deployment: noise and Poisson batch sampling both from crypto/rand.
+		// The task's seed is known to the coordinator, so sampling from it
+		// would void the amplification the accountant assumes.
 		noise = model.NewCryptoNoise()
+		var key [32]byte
+		if _, err := crand.Read(key[:]); err != nil {
+			return FitResult{}, fmt.Errorf("client: seeding DP-SGD sampling: %w", err)
+		}
+		rng = rand.New(rand.NewChaCha8(key))
 	}
-	st, err := model.TrainDP(m, params, tr, cfg, dp, rng, noise)
+	_, err := model.TrainDP(m, params, tr, cfg, dp, rng, noise)
 	if err != nil {
 		return FitResult{}, fmt.Errorf("client: DP-SGD, round %d: %w", task.Round, err)
 	}
 	t.mu.Lock()
 	t.spent = append(t.spent, ev)
 	t.mu.Unlock()
-	return FitResult{Params: params, NumExamples: int64(tr.N), Metrics: map[string]float64{"loss": st.FinalLoss}}, nil
+	// The training loss is computed from the data without noise and is not
+	// covered by the DP guarantee, so it is not reported.
+	return FitResult{Params: params, NumExamples: int64(tr.N)}, nil
 }
 
 // Evaluate implements Trainer on the site's held-out data.

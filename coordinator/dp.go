@@ -2,11 +2,14 @@ package coordinator
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
 
 	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/model"
 	"github.com/cohortfl/cohort/privacy/accountant"
 	"github.com/cohortfl/cohort/privacy/ledger"
 )
@@ -196,7 +199,7 @@ func (e *Engine) setupDP(ctx context.Context, ar *activeRun) error {
 		if st.rq == 0 {
 			st.rq = 0.05
 		}
-		st.rsteps = int(math.Ceil(float64(ar.cfg.LocalEpochs) / st.rq))
+		st.rsteps = model.DPSteps(ar.cfg.LocalEpochs, st.rq) // exactly the steps the site takes
 		st.rsigma = rd.NoiseMultiplier
 		if st.rsigma == 0 {
 			if st.rsigma, err = accountant.SigmaFor(acc, st.rq, ar.cfg.Rounds*st.rsteps, rd.Epsilon, rd.Delta); err != nil {
@@ -224,17 +227,35 @@ func (d *DPConfig) recordDP() *RecordDP {
 	return d.Record
 }
 
-// poissonSample selects each eligible site independently with probability q,
-// deterministically from (seed, round, attempt).
-func poissonSample(sites []string, q float64, seed uint64, round, attempt int) []string {
-	rng := mrand.New(mrand.NewPCG(seed^0x9e3779b97f4a7c15, uint64(round)<<20|uint64(attempt)))
+// poissonSample selects each eligible site independently with probability q.
+// Privacy amplification by sampling assumes nobody can predict the draw, so
+// in a deployment the bits come from crypto/rand (uniform == nil); a
+// simulation passes a source seeded from (seed, round, attempt) to replay.
+func poissonSample(sites []string, q float64, uniform func() float64) []string {
+	if uniform == nil {
+		uniform = cryptoUniform
+	}
 	var out []string
 	for _, s := range sites {
-		if rng.Float64() < q {
+		if uniform() < q {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// seededUniform is the reproducible sampling source of simulations.
+func seededUniform(seed uint64, round, attempt int) func() float64 {
+	return mrand.New(mrand.NewPCG(seed^0x9e3779b97f4a7c15, uint64(round)<<20|uint64(attempt))).Float64
+}
+
+// cryptoUniform draws a uniform [0, 1) value from crypto/rand.
+func cryptoUniform() float64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("coordinator: crypto/rand failed: %v", err)) // broken invariant: the OS RNG does not fail
+	}
+	return float64(binary.LittleEndian.Uint64(b[:])>>11) / (1 << 53)
 }
 
 // reserve writes the round's releases to the ledger as pending, after the

@@ -41,6 +41,10 @@ type Options struct {
 	// Noise draws standard normal variates for central DP noise; nil uses
 	// crypto/rand. Simulations pass a seeded source for reproducibility.
 	Noise func() float64
+	// ReproducibleSampling derives DP client sampling from the run's seed
+	// (simulations only). Otherwise it comes from crypto/rand, as privacy
+	// amplification by sampling requires.
+	ReproducibleSampling bool
 	// OnRound, if set, is called after each committed round (and its evaluation)
 	// with the round's record. It runs on the engine's goroutine and must be quick.
 	OnRound func(RoundReport)
@@ -630,7 +634,11 @@ func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (s
 	}
 	var selected []string
 	if cd := cfg.DP.clientDP(); cd != nil {
-		selected = poissonSample(available, ar.dp.q, cfg.Seed, r, attempt)
+		var uniform func() float64
+		if e.o.ReproducibleSampling {
+			uniform = seededUniform(cfg.Seed, r, attempt)
+		}
+		selected = poissonSample(available, ar.dp.q, uniform)
 		if len(selected) < cfg.MinClients {
 			return rec, nil, 0, fmt.Errorf("%w: Poisson sampling at q=%v chose %d of %d sites, need %d", ErrTooFewClient, ar.dp.q, len(selected), len(available), cfg.MinClients)
 		}

@@ -110,7 +110,7 @@ func Run(ctx context.Context, c Config, o Options) (Result, error) {
 			return Result{}, err
 		}
 		eng, err := coordinator.NewEngine(coordinator.Options{Store: db, Dispatcher: d, Logger: o.Logger, OnRound: o.OnRound,
-			Noise: privacy.SeededNormal(c.Seed)})
+			Noise: privacy.SeededNormal(c.Seed), ReproducibleSampling: true})
 		if err != nil {
 			return Result{}, err
 		}
