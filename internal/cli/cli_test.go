@@ -144,3 +144,47 @@ func TestPrivacyJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainCommand explains rows of hmda with a simulated run's model: each
+// row gets one attribution per feature and the requested number of reasons,
+// and a data file that encodes to a different feature count is refused.
+func TestExplainCommand(t *testing.T) {
+	dir := t.TempDir()
+	out, errs, code := run(t, "simulate", "--rounds", "2", "--output", "json", "--out", dir)
+	if code != 0 {
+		t.Fatalf("simulate: %s", errs)
+	}
+	var sim struct {
+		RunID    string `json:"run_id"`
+		Features int    `json:"features"`
+	}
+	if err := json.Unmarshal([]byte(out), &sim); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "cohort.db")
+	out, errs, code = run(t, "explain", sim.RunID, "--db", db, "--dataset", "hmda", "--rows", "1,2", "--top", "2", "--output", "json")
+	if code != 0 {
+		t.Fatalf("explain: %s", errs)
+	}
+	var ex struct {
+		Rows []struct {
+			Phi     []float64
+			Reasons []struct{ Name string }
+			Score   float64
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &ex); err != nil {
+		t.Fatal(err)
+	}
+	if len(ex.Rows) != 2 {
+		t.Fatalf("%d rows explained, want 2", len(ex.Rows))
+	}
+	for _, r := range ex.Rows {
+		if len(r.Phi) != sim.Features || len(r.Reasons) > 2 || !(r.Score > 0 && r.Score < 1) {
+			t.Fatalf("row: %d attributions (want %d), %d reasons (want ≤ 2), score %v", len(r.Phi), sim.Features, len(r.Reasons), r.Score)
+		}
+	}
+	if _, errs, code := run(t, "explain", sim.RunID, "--db", db, "--dataset", "pima_diabetes"); code == 0 || !strings.Contains(errs, "features") {
+		t.Fatalf("explaining another dataset: exit %d, %q; want a feature-count error", code, errs)
+	}
+}
