@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cohortfl/cohort/client"
-	"github.com/cohortfl/cohort/coordinator"
 	"github.com/cohortfl/cohort/dataset"
 	"github.com/cohortfl/cohort/model"
 )
@@ -75,13 +74,9 @@ func explainRun(o *ExplainOptions, run string) error {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	r, err := db.GetRun(ctx, run)
+	cfg, err := runConfig(ctx, db, run)
 	if err != nil {
-		return fmt.Errorf("run %q: %w", run, err)
-	}
-	var cfg coordinator.RunConfig
-	if err := jsonUnmarshal(r.ConfigJSON, &cfg); err != nil {
-		return fmt.Errorf("run %q has an unreadable configuration: %w", run, err)
+		return err
 	}
 	version := o.Version
 	if version < 0 {

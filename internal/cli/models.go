@@ -3,12 +3,14 @@ package cli
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cohortfl/cohort/coordinator"
 	"github.com/cohortfl/cohort/coordinator/store"
 )
 
@@ -131,4 +133,17 @@ func modelsShowRun(o *ModelsOptions, run, version string, export bool) error {
 	}
 	fmt.Fprintf(o.IO.Out, "run %s, version %d (round %d)\nparameters %d\nsha256 %s\ncreated %s\n", m.RunID, m.Version, m.Round, m.NumParams, m.SHA256, m.CreatedAt)
 	return nil
+}
+
+// runConfig reads the stored configuration of run from db.
+func runConfig(ctx context.Context, db *store.DB, run string) (coordinator.RunConfig, error) {
+	r, err := db.GetRun(ctx, run)
+	if err != nil {
+		return coordinator.RunConfig{}, fmt.Errorf("run %q: %w", run, err)
+	}
+	var cfg coordinator.RunConfig
+	if err := json.Unmarshal([]byte(r.ConfigJSON), &cfg); err != nil {
+		return coordinator.RunConfig{}, fmt.Errorf("run %q has an unreadable configuration: %w", run, err)
+	}
+	return cfg, nil
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cohortfl/cohort/coordinator"
 	"github.com/cohortfl/cohort/privacy/accountant"
 	"github.com/cohortfl/cohort/privacy/ledger"
 )
@@ -145,13 +144,9 @@ func privacyLedgerRun(o *PrivacyOptions, run string) error {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	r, err := db.GetRun(ctx, run)
+	cfg, err := runConfig(ctx, db, run)
 	if err != nil {
-		return fmt.Errorf("run %q: %w", run, err)
-	}
-	var cfg coordinator.RunConfig
-	if err := jsonUnmarshal(r.ConfigJSON, &cfg); err != nil {
-		return fmt.Errorf("run %q has an unreadable configuration: %w", run, err)
+		return err
 	}
 	l, err := ledger.Open(ctx, db)
 	if err != nil {
