@@ -52,6 +52,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 
 	var engine *Engine
 	registry := NewRegistry(func(site string) { engine.SiteGone(site) })
+	registry.OnCount = func(n int) { metrics.ConnectedSites.Set(float64(n)) }
 	engine, err := NewEngine(Options{Store: o.DB, Dispatcher: registry, Logger: o.Logger, Metrics: metrics,
 		OnRound: func(r RoundReport) {
 			o.Logger.Info("round committed", "round", r.Round, "accepted", r.Accepted, "selected", r.Selected,

@@ -27,6 +27,9 @@ type Registry struct {
 	lastSeen map[string]time.Time
 	gen      uint64
 	onGone   func(site string)
+	// OnCount, if set, is called with the number of connected sites whenever
+	// it changes (the coordinator feeds its cohort_connected_sites gauge).
+	OnCount func(n int)
 }
 
 // NewRegistry returns an empty registry. onGone (may be nil) is called when a
@@ -47,12 +50,18 @@ func (r *Registry) attach(site string, numExamples int64) (<-chan Task, func()) 
 	q := &siteQueue{tasks: make(chan Task, 8), numExamples: numExamples, since: time.Now(), gen: r.gen}
 	r.sites[site] = q
 	r.lastSeen[site] = time.Now()
+	if r.OnCount != nil {
+		r.OnCount(len(r.sites))
+	}
 	return q.tasks, func() {
 		r.mu.Lock()
 		cur, ok := r.sites[site]
 		if ok && cur.gen == q.gen {
 			delete(r.sites, site)
 			close(q.tasks)
+			if r.OnCount != nil {
+				r.OnCount(len(r.sites))
+			}
 		}
 		r.lastSeen[site] = time.Now()
 		r.mu.Unlock()
