@@ -33,11 +33,7 @@ func newFederation(dir string, n int) (*federation, error) {
 		return nil, err
 	}
 	issue := func(name string, role pki.Role, ips []net.IP) error {
-		cert, key, err := ca.Issue(name, role, nil, ips, 24*time.Hour)
-		if err != nil {
-			return err
-		}
-		return pki.WriteBundle(dir, name, ca.CertPEM(), cert, key)
+		return ca.IssueBundle(dir, name, role, ips, 24*time.Hour)
 	}
 	if err := issue(coordinatorName, pki.Server, []net.IP{net.IPv4(127, 0, 0, 1)}); err != nil {
 		return nil, err

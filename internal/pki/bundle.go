@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // BundleFiles returns the paths WriteBundle writes for name in dir:
@@ -94,4 +96,15 @@ func writeNew(path string, data []byte, perm fs.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// IssueBundle issues a certificate for name (see Issue) and writes its bundle
+// into dir (see WriteBundle): what a test harness or a one-machine demo needs
+// for each party.
+func (ca *CA) IssueBundle(dir, name string, role Role, ips []net.IP, validFor time.Duration) error {
+	cert, key, err := ca.Issue(name, role, nil, ips, validFor)
+	if err != nil {
+		return err
+	}
+	return WriteBundle(dir, name, ca.CertPEM(), cert, key)
 }

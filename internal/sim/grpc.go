@@ -30,11 +30,7 @@ func runGRPC(ctx context.Context, p *prepared, rc coordinator.RunConfig, db *sto
 		return nil, err
 	}
 	issue := func(name string, role pki.Role, ips []net.IP) error {
-		cert, key, err := ca.Issue(name, role, nil, ips, 24*time.Hour)
-		if err != nil {
-			return err
-		}
-		return pki.WriteBundle(dir, name, ca.CertPEM(), cert, key)
+		return ca.IssueBundle(dir, name, role, ips, 24*time.Hour)
 	}
 	if err := issue("coordinator", pki.Server, []net.IP{net.IPv4(127, 0, 0, 1)}); err != nil {
 		return nil, err
