@@ -105,32 +105,14 @@ func hmdaShards(t *testing.T, k int) ([]model.Examples, int) {
 // clear error and the right status code, and the run completes with the
 // honest sites.
 func TestBadUpdatesAreRejectedAndTheRoundGoesOn(t *testing.T) {
-	p := newTestPKI(t)
-	caF, certF, keyF := p.issue("coordinator", pki.Server)
-	srvTLS, err := tlsconf.ServerConfig(certF, keyF, caF)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ln := listen(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	tc := startTestCoordinator(t, 60*time.Second)
+	p, db, ctx, addr := tc.pki, tc.db, tc.ctx, tc.addr
 
 	shards, features := hmdaShards(t, 2)
 	rc := coordinator.DefaultRunConfig()
 	rc.RunID, rc.Rounds, rc.MinClients, rc.Features, rc.Standardize = "bad-input", 2, 2, features, false
 	rc.RoundTimeout = coordinator.Duration(20 * time.Second)
 	rc.OnFailure = coordinator.OnFailureStop
-
-	serveDone := make(chan error, 1)
-	go func() {
-		serveDone <- coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: srvTLS, DB: db})
-	}()
-	addr := ln.Addr().String()
 
 	var wg sync.WaitGroup
 	for i, sh := range shards {
@@ -158,19 +140,7 @@ func TestBadUpdatesAreRejectedAndTheRoundGoesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Start the run once all three sites are connected.
-	admin := cohortv1.NewAdminServiceClient(conn)
-	for {
-		sites, err := admin.ListSites(ctx, &cohortv1.ListSitesRequest{})
-		if err == nil && len(sites.Sites) == 3 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cfgJSON, _ := jsonMarshal(rc)
-	if _, err := admin.StartRun(ctx, &cohortv1.StartRunRequest{ConfigJson: cfgJSON}); err != nil {
-		t.Fatal(err)
-	}
+	startRunWhenConnected(t, ctx, conn, 3, rc)
 
 	type outcome struct {
 		what string
@@ -253,10 +223,7 @@ func TestBadUpdatesAreRejectedAndTheRoundGoesOn(t *testing.T) {
 	if err != nil || run.State != "completed" {
 		t.Fatalf("run state = %v, %v; want completed", run.State, err)
 	}
-	cancel()
-	if err := <-serveDone; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatalf("Serve: %v", err)
-	}
+	tc.stop(t)
 }
 
 func upload(ctx context.Context, api cohortv1.SiteServiceClient, task *cohortv1.Task, v []float64) error {
@@ -275,9 +242,64 @@ func upload(ctx context.Context, api cohortv1.SiteServiceClient, task *cohortv1.
 	return err
 }
 
-func jsonMarshal(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
+// testCoordinator is a coordinator served in-process over mTLS on loopback,
+// with a real SQLite file.
+type testCoordinator struct {
+	pki  *testPKI
+	db   *store.DB
+	addr string
+	ctx  context.Context
+	stop func(t *testing.T) // cancels ctx and checks Serve's error
+}
+
+func startTestCoordinator(t *testing.T, timeout time.Duration) *testCoordinator {
+	t.Helper()
+	p := newTestPKI(t)
+	caF, certF, keyF := p.issue("coordinator", pki.Server)
+	srvTLS, err := tlsconf.ServerConfig(certF, keyF, caF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ln := listen(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: srvTLS, DB: db}) }()
+	return &testCoordinator{pki: p, db: db, addr: ln.Addr().String(), ctx: ctx, stop: func(t *testing.T) {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("Serve: %v", err)
+		}
+	}}
+}
+
+// startRunWhenConnected waits until n sites hold a task stream, then starts rc
+// through the admin API.
+func startRunWhenConnected(t *testing.T, ctx context.Context, conn *grpc.ClientConn, n int, rc coordinator.RunConfig) {
+	t.Helper()
+	admin := cohortv1.NewAdminServiceClient(conn)
+	for {
+		sites, err := admin.ListSites(ctx, &cohortv1.ListSitesRequest{})
+		if err == nil && len(sites.Sites) == n {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%d sites never connected: %v", n, ctx.Err())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cj, err := json.Marshal(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.StartRun(ctx, &cohortv1.StartRunRequest{ConfigJson: string(cj)}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func listen(t *testing.T) net.Listener {

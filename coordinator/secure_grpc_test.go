@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/json"
-	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,11 +16,8 @@ import (
 
 	"github.com/cohortfl/cohort/client"
 	"github.com/cohortfl/cohort/coordinator"
-	"github.com/cohortfl/cohort/coordinator/store"
-	"github.com/cohortfl/cohort/internal/pki"
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/internal/secwire"
-	"github.com/cohortfl/cohort/internal/tlsconf"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
 )
 
@@ -37,31 +31,14 @@ func TestSecureTamperingIsRejected(t *testing.T) {
 	if testing.Short() {
 		t.Skip("HE over gRPC")
 	}
-	p := newTestPKI(t)
-	caF, certF, keyF := p.issue("coordinator", pki.Server)
-	srvTLS, err := tlsconf.ServerConfig(certF, keyF, caF)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ln := listen(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	tc := startTestCoordinator(t, 90*time.Second)
+	p, db, ctx, addr := tc.pki, tc.db, tc.ctx, tc.addr
 	shards, features := hmdaShards(t, 3)
 	rc := coordinator.DefaultRunConfig()
 	rc.RunID, rc.Rounds, rc.MinClients, rc.Features, rc.Standardize = "tamper", 3, 2, features, false
 	rc.Secure, rc.Threshold = coordinator.SecureHE, 2
 	rc.RoundTimeout = coordinator.Duration(30 * time.Second)
 	rc.OnFailure = coordinator.OnFailureStop
-	serveDone := make(chan error, 1)
-	go func() {
-		serveDone <- coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: srvTLS, DB: db})
-	}()
-	addr := ln.Addr().String()
 
 	var wg sync.WaitGroup
 	for i, name := range []string{"site-a", "site-b"} {
@@ -95,18 +72,7 @@ func TestSecureTamperingIsRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := cohortv1.NewAdminServiceClient(conn)
-	for {
-		sites, err := admin.ListSites(ctx, &cohortv1.ListSitesRequest{})
-		if err == nil && len(sites.Sites) == 3 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cj, _ := json.Marshal(rc)
-	if _, err := admin.StartRun(ctx, &cohortv1.StartRunRequest{ConfigJson: string(cj)}); err != nil {
-		t.Fatal(err)
-	}
+	startRunWhenConnected(t, ctx, conn, 3, rc)
 
 	type outcome struct {
 		what string
@@ -194,10 +160,7 @@ func TestSecureTamperingIsRejected(t *testing.T) {
 	if run.State != "completed" {
 		t.Fatalf("run is %s (%s), want completed", run.State, run.Error)
 	}
-	cancel()
-	if err := <-serveDone; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
+	tc.stop(t)
 }
 
 func uploadSealed(ctx context.Context, open func(context.Context, ...grpc.CallOption) (grpc.ClientStreamingClient[cohortv1.UploadChunk, cohortv1.UploadAck], error), task *cohortv1.Task, b []byte) error {

@@ -140,22 +140,32 @@ type Layout struct {
 // (0 ≤ deciles ≤ 1000; 0 disables calibration) and returns the layout.
 func NewLayout(groups []string, deciles int) (*Layout, error) {
 	const op = "NewLayout"
-	if len(groups) == 0 {
-		return nil, &InputError{Op: op, Param: "groups", Value: "[]", Want: "at least one group"}
-	}
 	if deciles < 0 || deciles > 1000 {
 		return nil, &InputError{Op: op, Param: "deciles", Value: deciles, Want: "in [0, 1000]"}
+	}
+	gs, idx, err := indexGroups(op, groups)
+	if err != nil {
+		return nil, err
+	}
+	return &Layout{groups: gs, index: idx, deciles: deciles}, nil
+}
+
+// indexGroups sorts a copy of groups and maps each key to its position,
+// rejecting an empty list and repeated keys.
+func indexGroups(op string, groups []string) ([]string, map[string]int, error) {
+	if len(groups) == 0 {
+		return nil, nil, &InputError{Op: op, Param: "groups", Value: "[]", Want: "at least one group"}
 	}
 	gs := slices.Clone(groups)
 	sort.Strings(gs)
 	idx := make(map[string]int, len(gs))
 	for i, g := range gs {
 		if _, dup := idx[g]; dup {
-			return nil, &InputError{Op: op, Param: "groups", Value: g, Want: "distinct group keys"}
+			return nil, nil, &InputError{Op: op, Param: "groups", Value: g, Want: "distinct group keys"}
 		}
 		idx[g] = i
 	}
-	return &Layout{groups: gs, index: idx, deciles: deciles}, nil
+	return gs, idx, nil
 }
 
 // Groups returns the group keys in vector order (a copy).

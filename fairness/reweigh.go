@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 )
 
 // LabelLayout maps per-group label counts n(g, y) to a flat summable vector:
@@ -22,17 +21,9 @@ type LabelLayout struct {
 // NewLabelLayout validates groups (non-empty, distinct) and returns the layout.
 func NewLabelLayout(groups []string) (*LabelLayout, error) {
 	const op = "NewLabelLayout"
-	if len(groups) == 0 {
-		return nil, &InputError{Op: op, Param: "groups", Value: "[]", Want: "at least one group"}
-	}
-	gs := slices.Clone(groups)
-	sort.Strings(gs)
-	idx := make(map[string]int, len(gs))
-	for i, g := range gs {
-		if _, dup := idx[g]; dup {
-			return nil, &InputError{Op: op, Param: "groups", Value: g, Want: "distinct group keys"}
-		}
-		idx[g] = i
+	gs, idx, err := indexGroups(op, groups)
+	if err != nil {
+		return nil, err
 	}
 	return &LabelLayout{groups: gs, index: idx}, nil
 }

@@ -68,16 +68,12 @@ func explainRun(o *ExplainOptions, run string) error {
 	if err := checkOutput(o.Output); err != nil {
 		return err
 	}
-	db, err := openExisting(o.DB)
+	ctx := context.Background()
+	db, cfg, err := openRunDB(ctx, o.DB, run)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	ctx := context.Background()
-	cfg, err := runConfig(ctx, db, run)
-	if err != nil {
-		return err
-	}
 	version := o.Version
 	if version < 0 {
 		if version, err = db.LastCommittedRound(ctx, run); err != nil {

@@ -147,3 +147,18 @@ func runConfig(ctx context.Context, db *store.DB, run string) (coordinator.RunCo
 	}
 	return cfg, nil
 }
+
+// openRunDB opens an existing coordinator file and reads run's configuration.
+// The caller closes the store.
+func openRunDB(ctx context.Context, path, run string) (*store.DB, coordinator.RunConfig, error) {
+	db, err := openExisting(path)
+	if err != nil {
+		return nil, coordinator.RunConfig{}, err
+	}
+	cfg, err := runConfig(ctx, db, run)
+	if err != nil {
+		db.Close()
+		return nil, coordinator.RunConfig{}, err
+	}
+	return db, cfg, nil
+}

@@ -138,16 +138,12 @@ func privacyLedgerRun(o *PrivacyOptions, run string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openExisting(o.DB)
+	ctx := context.Background()
+	db, cfg, err := openRunDB(ctx, o.DB, run)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	ctx := context.Background()
-	cfg, err := runConfig(ctx, db, run)
-	if err != nil {
-		return err
-	}
 	l, err := ledger.Open(ctx, db)
 	if err != nil {
 		return err
