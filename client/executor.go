@@ -32,6 +32,7 @@ type Task struct {
 type Result struct {
 	Floats      []float64 // plaintext: fit delta or feature moments
 	Counts      *model.Counts
+	Extra       []float64 // plaintext evaluation: fairness and explanation sums after Counts
 	Sealed      []byte // secure aggregation: a serialised SecAggMessage
 	NumExamples int64
 	Metrics     map[string]float64
@@ -105,6 +106,17 @@ func (x *Executor) Execute(ctx context.Context, t Task, params func() ([]float64
 		if err != nil {
 			return Result{}, err
 		}
+		if c.FairLabelCounts {
+			fp, ok := x.trainer.(FairnessProvider)
+			if !ok {
+				return Result{}, errors.New("client: the run reweighs for fairness but this Trainer is not a FairnessProvider")
+			}
+			lc, err := fp.LabelCounts(ctx, *c.Fairness)
+			if err != nil {
+				return Result{}, err
+			}
+			v = append(v, lc...)
+		}
 		if !c.Secure {
 			return Result{Floats: v}, nil
 		}
@@ -148,10 +160,26 @@ func (x *Executor) Execute(ctx context.Context, t Task, params func() ([]float64
 		if err != nil {
 			return Result{}, err
 		}
-		if !c.Secure {
-			return Result{Counts: &cnt}, nil
+		extra, err := x.evalExtra(ctx, t, p)
+		if err != nil {
+			return Result{}, err
 		}
-		b, err := x.sec.seal(t.RunID, c.SecAggEpoch, c.SecAggRound, secwire.CountsVector(cnt))
+		if !c.Secure {
+			return Result{Counts: &cnt, Extra: extra}, nil
+		}
+		v := secwire.CountsVector(cnt)
+		if len(extra) > 0 {
+			bound, err := x.sec.clipBound(t.RunID, c.SecAggEpoch)
+			if err != nil {
+				return Result{}, err
+			}
+			wide, err := secwire.SplitWide(extra, bound)
+			if err != nil {
+				return Result{}, fmt.Errorf("client: fairness and explanation sums: %w", err)
+			}
+			v = append(v, wide...)
+		}
+		b, err := x.sec.seal(t.RunID, c.SecAggEpoch, c.SecAggRound, v)
 		return Result{Sealed: b}, err
 	}
 	return Result{}, fmt.Errorf("client: unknown task kind %v", t.Kind)
@@ -195,4 +223,35 @@ func (x *Executor) fitClientDP(t Task, c protocol.TaskConfig, delta []float64, r
 	}
 	sealed, err := x.sec.seal(t.RunID, c.SecAggEpoch, c.SecAggRound, v)
 	return Result{Sealed: sealed}, err
+}
+
+// evalExtra computes what an evaluation result carries after the counts: the
+// fairness audit vector and then the explanation and proxy sums, as the task
+// asks (see protocol.TaskConfig).
+func (x *Executor) evalExtra(ctx context.Context, t Task, params []float64) ([]float64, error) {
+	c := t.Config
+	if !c.FairAudit && c.ExplainRows == 0 {
+		return nil, nil
+	}
+	fp, ok := x.trainer.(FairnessProvider)
+	if !ok {
+		return nil, errors.New("client: the run audits fairness or explanations but this Trainer is not a FairnessProvider")
+	}
+	task := EvalTask{RunID: t.RunID, Round: t.Round, Params: params, Config: c}
+	var extra []float64
+	if c.FairAudit {
+		v, err := fp.Audit(ctx, task, *c.Fairness)
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, v...)
+	}
+	if c.ExplainRows > 0 {
+		v, err := fp.Explain(ctx, task, c.Fairness, c.ExplainRows)
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, v...)
+	}
+	return extra, nil
 }

@@ -213,7 +213,7 @@ func (s *session) execute(ctx context.Context, t *cohortv1.Task) error {
 	case res.Counts != nil:
 		c := res.Counts
 		_, err = s.api.SubmitEvaluation(s.ctx(ctx), &cohortv1.EvaluationResult{RunId: t.RunId, Round: t.Round,
-			Nonce: t.Nonce, NumExamples: c.N, LossSum: c.LossSum, Correct: c.Correct, PosHist: c.PosHist, NegHist: c.NegHist})
+			Nonce: t.Nonce, NumExamples: c.N, LossSum: c.LossSum, Correct: c.Correct, PosHist: c.PosHist, NegHist: c.NegHist, Extra: res.Extra})
 		return err
 	case res.Sealed != nil:
 		open := s.api.SubmitSecAgg

@@ -40,6 +40,8 @@ type ModelTrainer struct {
 	momentsK []float64 // moments the cached standardised copies were made with
 	stdTrain model.Examples
 	stdEval  model.Examples
+
+	protTrain, protEval map[string][]string // protected values by attribute (SetProtected)
 }
 
 // NewModelTrainer returns a Trainer over the site's training and held-out
@@ -118,8 +120,14 @@ func (t *ModelTrainer) Fit(ctx context.Context, task FitTask) (FitResult, error)
 	if cfg.ProximalMu > 0 {
 		cfg.ProximalCenter = task.Global
 	}
+	if tr.W, err = t.reweigh(task.Config.Fairness, task.Config.FairWeights); err != nil {
+		return FitResult{}, err
+	}
 	rng := rand.New(rand.NewPCG(task.Config.Seed, 0x5eed))
 	if c := task.Config; c.RecordClip > 0 {
+		if tr.W != nil {
+			return FitResult{}, errors.New("client: record-level DP-SGD with reweighing sample weights is not supported (weights change the per-record sensitivity)")
+		}
 		return t.fitDP(m, params, tr, cfg, task, rng)
 	}
 	st, err := model.Train(m, params, tr, cfg, rng)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/gate"
 )
 
 // Failure policies for a round that ends with fewer than MinClients results.
@@ -87,6 +88,19 @@ type RunConfig struct {
 
 	// DP configures client-level and record-level differential privacy.
 	DP *DPConfig `json:"dp,omitempty"`
+
+	// Fairness configures protected attributes, the federated fairness audit
+	// and reweighing (nil or mode off: none).
+	Fairness *FairnessConfig `json:"fairness,omitempty"`
+	// ExplainRows is how many held-out records each site explains for the
+	// candidate's federated global importance (0: no explanation).
+	ExplainRows int `json:"explain_rows,omitempty"`
+	// FeatureNames name the model's input features, for explanations and
+	// the proxy check (optional; x0, x1, ... otherwise).
+	FeatureNames []string `json:"feature_names,omitempty"`
+	// Policy is the publish gate the final candidate must pass (nil: no
+	// checks; the decision is still recorded).
+	Policy *gate.Policy `json:"policy,omitempty"`
 
 	// SecAgg is filled in by the key ceremony (not an input): the epoch's
 	// members, parameters and collective public key, so a restarted
@@ -221,6 +235,18 @@ func (c RunConfig) Validate() error {
 		bad("strategy: %w", err)
 	}
 	c.DP.validate(c, bad)
+	c.Fairness.validate(c, bad)
+	if c.ExplainRows < 0 {
+		bad("explain_rows = %d, want >= 0", c.ExplainRows)
+	}
+	if len(c.FeatureNames) > 0 && c.Features > 0 && len(c.FeatureNames) != c.Features {
+		bad("feature_names has %d names for %d features", len(c.FeatureNames), c.Features)
+	}
+	if c.Policy != nil {
+		if err := c.Policy.Validate(); err != nil {
+			bad("policy: %w", err)
+		}
+	}
 	if c.DP != nil && c.DP.Client != nil {
 		if _, ok := strat.(aggregation.MeanStrategy); strat != nil && !ok {
 			bad("strategy %q cannot run with client-level DP, which needs the sum of clipped updates", c.Strategy)

@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"sync"
 	"time"
 
 	"github.com/cohortfl/cohort/aggregation"
 	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/model"
 	"github.com/cohortfl/cohort/privacy"
@@ -66,6 +68,9 @@ type RunResult struct {
 	Params          []float64
 	Version         int
 	Metrics         map[string]float64 // of the last round
+	// Publication is the gate's decision on the final model (nil when the
+	// run did not finish training).
+	Publication *Publication
 }
 
 // Engine drives runs: it selects cohorts, dispatches tasks, validates and folds
@@ -93,6 +98,7 @@ type activeRun struct {
 	agg       aggregation.Aggregator // fit phase
 	statsSum  []float64              // statistics phase
 	evalSum   model.Counts           // evaluate phase
+	evalExtra []float64              // evaluate phase: fairness and explanation sums
 	trainLoss float64
 	trainW    float64
 	wake      chan struct{}
@@ -144,6 +150,12 @@ func (e *Engine) Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
 		e.broadcastDone(ar.cfg.RunID)
 	}()
 	res, err := e.drive(ctx, ar, start)
+	if err == nil {
+		var pub Publication
+		if pub, err = e.publish(ctx, ar, res); err == nil {
+			res.Publication = &pub
+		}
+	}
 	st, msg := store.RunState("completed"), ""
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -220,7 +232,7 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 			return nil, 0, err
 		}
 	}
-	if cfg.Standardize || cfg.Features == 0 {
+	if cfg.Standardize || cfg.Features == 0 || cfg.reweighs() {
 		if err := e.statisticsPhase(ctx, ar); err != nil {
 			return nil, 0, err
 		}
@@ -281,6 +293,16 @@ func (e *Engine) statisticsPhase(ctx context.Context, ar *activeRun) error {
 			e.mu.Lock()
 			sum = ar.statsSum
 			e.mu.Unlock()
+		}
+		if err == nil && ar.cfg.reweighs() {
+			lc := 2 * len(ar.cfg.Fairness.Groups())
+			if len(sum) < lc {
+				return fmt.Errorf("coordinator: statistics have %d values, fewer than the %d label counts", len(sum), lc)
+			}
+			if err := e.applyLabelCounts(ctx, ar, sum[len(sum)-lc:]); err != nil {
+				return err
+			}
+			sum = sum[:len(sum)-lc]
 		}
 		if err == nil {
 			if len(sum)%3 != 0 || len(sum) == 0 {
@@ -444,40 +466,84 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 	return RoundReport{}, fmt.Errorf("coordinator: round %d failed after %d attempts: %w", r, ar.cfg.MaxRetries+1, lastErr)
 }
 
+// evalOutcome is what one evaluation phase learned.
+type evalOutcome struct {
+	metrics map[string]float64
+	audit   []FamilyReport // nil when fairness is off
+	explain []float64      // summed explanation and proxy vector (explainRows > 0)
+}
+
 // evaluate asks every connected site to evaluate the current global model on
-// its held-out data and pools the counts.
+// its held-out data and pools the counts (and, with fairness on, the
+// per-group audit statistics).
 func (e *Engine) evaluate(ctx context.Context, ar *activeRun, r int) (map[string]float64, error) {
+	out, err := e.evaluatePhase(ctx, ar, r, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return out.metrics, nil
+}
+
+// evaluatePhase plays one evaluate phase; explainRows > 0 also asks for
+// explanation and proxy sums.
+func (e *Engine) evaluatePhase(ctx context.Context, ar *activeRun, r, attempt, explainRows int) (evalOutcome, error) {
 	minResults := 1
 	if ar.secure() {
 		minResults = ar.cfg.MinClients
 	}
-	if _, err := e.playPhase(ctx, ar, phaseOpts{phase: PhaseEvaluate, round: r, allConnected: true, minResults: minResults}); err != nil {
-		return nil, err
+	if _, err := e.playPhase(ctx, ar, phaseOpts{phase: PhaseEvaluate, round: r, attempt: attempt, allConnected: true,
+		minResults: minResults, explainRows: explainRows}); err != nil {
+		return evalOutcome{}, err
 	}
+	nExtra := evalExtraLen(ar.cfg, explainRows)
 	var c model.Counts
+	var extra []float64
 	if ar.secure() {
-		sum, err := e.decryptSum(ctx, ar, r, 0)
+		sum, err := e.decryptSum(ctx, ar, r, attempt)
 		if err != nil {
-			return nil, err
+			return evalOutcome{}, err
+		}
+		nc := len(secwire.CountsVector(model.Counts{PosHist: make([]float64, EvalBins), NegHist: make([]float64, EvalBins)}))
+		if nExtra > 0 {
+			if extra, err = secwire.JoinWide(sum[min(nc, len(sum)):], ar.sec.params.Encoding().ClipBound); err != nil {
+				return evalOutcome{}, err
+			}
+			if len(extra) != nExtra {
+				return evalOutcome{}, fmt.Errorf("coordinator: evaluation sum carries %d fairness/explanation values, want %d", len(extra), nExtra)
+			}
+			sum = sum[:nc]
 		}
 		if c, err = countsFromSum(sum); err != nil {
-			return nil, err
+			return evalOutcome{}, err
 		}
 	} else {
 		e.mu.Lock()
-		c = ar.evalSum
+		c, extra = ar.evalSum, ar.evalExtra
 		e.mu.Unlock()
 	}
 	if c.N == 0 {
-		return nil, errors.New("coordinator: evaluation returned no examples")
+		return evalOutcome{}, errors.New("coordinator: evaluation returned no examples")
 	}
-	out := map[string]float64{
+	out := evalOutcome{metrics: map[string]float64{
 		"eval_loss":     c.LossSum / float64(c.N),
 		"eval_accuracy": float64(c.Correct) / float64(c.N),
 		"eval_examples": float64(c.N),
-	}
+	}}
 	if auc := model.HistAUC(c.PosHist, c.NegHist); !math.IsNaN(auc) {
-		out["eval_auc"] = auc
+		out.metrics["eval_auc"] = auc
+	}
+	if spec := ar.cfg.fairSpec(); spec != nil {
+		n := protocol.AuditLen(*spec)
+		fams, err := AuditReports(*spec, extra[:n])
+		if err != nil {
+			return evalOutcome{}, err
+		}
+		out.audit = fams
+		maps.Copy(out.metrics, fairnessMetrics(fams))
+		extra = extra[n:]
+	}
+	if explainRows > 0 {
+		out.explain = extra
 	}
 	return out, nil
 }

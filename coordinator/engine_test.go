@@ -58,7 +58,7 @@ func (s *scripted) Dispatch(site string, t Task) error {
 			c := model.Counts{N: n, Correct: int64(s.acc(t.Round) * float64(n)), LossSum: 50,
 				PosHist: make([]float64, EvalBins), NegHist: make([]float64, EvalBins)}
 			c.PosHist[EvalBins-1], c.NegHist[0] = 50, 50
-			_ = e.SubmitEvaluation(site, c)
+			_ = e.SubmitEvaluation(site, c, nil)
 		}
 	}()
 	return nil

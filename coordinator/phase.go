@@ -26,6 +26,9 @@ type phaseOpts struct {
 	minResults   int
 	// blob names the payload each site downloads ("" for none).
 	blob func(site string) string
+	// explainRows asks each site of an evaluate phase to explain that many
+	// held-out records (the publication audit).
+	explainRows int
 }
 
 // playPhase opens one phase of one round, dispatches tasks, waits until every
@@ -74,6 +77,7 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, o phaseOpts) (sto
 		ar.statsSum = nil
 	case PhaseEvaluate:
 		ar.evalSum = model.Counts{PosHist: make([]float64, EvalBins), NegHist: make([]float64, EvalBins)}
+		ar.evalExtra = make([]float64, evalExtraLen(cfg, o.explainRows))
 	}
 	if ar.secure() && (phase == PhaseFit || phase == PhaseStatistics || phase == PhaseEvaluate) {
 		ar.sec.acc = nil
@@ -105,6 +109,22 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, o phaseOpts) (sto
 		}
 		if rd := cfg.DP.recordDP(); rd != nil && phase == PhaseFit {
 			t.Config.RecordClip, t.Config.RecordSigma, t.Config.RecordQ = rd.Clip, ar.dp.rsigma, ar.dp.rq
+		}
+		if spec := cfg.fairSpec(); spec != nil {
+			t.Config.Fairness = spec
+			switch phase {
+			case PhaseStatistics:
+				t.Config.FairLabelCounts = cfg.reweighs()
+			case PhaseFit:
+				if cfg.reweighs() {
+					t.Config.FairWeights = cfg.Fairness.Weights
+				}
+			case PhaseEvaluate:
+				t.Config.FairAudit = true
+			}
+		}
+		if phase == PhaseEvaluate {
+			t.Config.ExplainRows = o.explainRows
 		}
 		if ar.secure() {
 			t.Config.Secure, t.Config.SecAggEpoch = true, 1

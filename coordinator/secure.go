@@ -373,12 +373,20 @@ func (ar *activeRun) sealedDim() int {
 	case PhaseFit:
 		return ar.fitDim()
 	case PhaseEvaluate:
+		extra := secwire.Limbs * len(ar.evalExtra) // fairness and explanation sums, in limbs
 		if ar.cfg.Classes == 2 {
-			return 3 + 2*EvalBins
+			return 3 + 2*EvalBins + extra
 		}
-		return 3
+		return 3 + extra
 	case PhaseStatistics:
-		return secwire.Limbs * 3 * ar.cfg.Features
+		if ar.cfg.Features == 0 {
+			return 0
+		}
+		lc := 0
+		if ar.cfg.reweighs() {
+			lc = 2 * len(ar.cfg.Fairness.Groups())
+		}
+		return secwire.Limbs * (3*ar.cfg.Features + lc)
 	}
 	return 0
 }

@@ -356,7 +356,7 @@ func (s *SiteServer) SubmitEvaluation(ctx context.Context, req *cohortv1.Evaluat
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	c := model.Counts{N: req.NumExamples, LossSum: req.LossSum, Correct: req.Correct, PosHist: req.PosHist, NegHist: req.NegHist}
-	if err := s.engine.SubmitEvaluation(site, c); err != nil {
+	if err := s.engine.SubmitEvaluation(site, c, req.Extra); err != nil {
 		return nil, toStatus(err)
 	}
 	return &cohortv1.Ack{}, nil

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/model"
 )
 
@@ -164,14 +165,23 @@ func (e *Engine) SubmitStatistics(site string, moments []float64) error {
 	if err != nil {
 		return err
 	}
-	if len(moments) == 0 || len(moments)%3 != 0 {
-		return e.reject(ar, site, fmt.Errorf("coordinator: statistics from site %q have length %d, want a positive multiple of 3: %w", site, len(moments), aggregation.ErrWrongLength))
+	lc := 0
+	if ar.cfg.reweighs() {
+		lc = 2 * len(ar.cfg.Fairness.Groups()) // label counts n(g, y) after the moments
+	}
+	if len(moments) <= lc || (len(moments)-lc)%3 != 0 {
+		return e.reject(ar, site, fmt.Errorf("coordinator: statistics from site %q have length %d, want 3 per feature plus %d label counts: %w", site, len(moments), lc, aggregation.ErrWrongLength))
 	}
 	if ar.statsSum != nil && len(moments) != len(ar.statsSum) {
 		return e.reject(ar, site, fmt.Errorf("coordinator: statistics from site %q have length %d, other sites sent %d (different schema?): %w", site, len(moments), len(ar.statsSum), aggregation.ErrWrongLength))
 	}
-	if ar.cfg.Features > 0 && len(moments) != 3*ar.cfg.Features {
-		return e.reject(ar, site, fmt.Errorf("coordinator: statistics from site %q describe %d features, the run has %d: %w", site, len(moments)/3, ar.cfg.Features, aggregation.ErrWrongLength))
+	if ar.cfg.Features > 0 && len(moments)-lc != 3*ar.cfg.Features {
+		return e.reject(ar, site, fmt.Errorf("coordinator: statistics from site %q describe %d features, the run has %d: %w", site, (len(moments)-lc)/3, ar.cfg.Features, aggregation.ErrWrongLength))
+	}
+	for i := len(moments) - lc; i < len(moments); i++ {
+		if moments[i] < 0 || moments[i] != math.Trunc(moments[i]) {
+			return e.reject(ar, site, fmt.Errorf("coordinator: statistics from site %q: label count %d is %v, want a non-negative integer", site, i-(len(moments)-lc), moments[i]))
+		}
 	}
 	for i, v := range moments {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -192,8 +202,9 @@ func (e *Engine) SubmitStatistics(site string, moments []float64) error {
 	return nil
 }
 
-// SubmitEvaluation folds a site's evaluation counts into the round's totals.
-func (e *Engine) SubmitEvaluation(site string, c EvalResult) error {
+// SubmitEvaluation folds a site's evaluation counts, and the fairness and
+// explanation sums the task asked for (extra), into the round's totals.
+func (e *Engine) SubmitEvaluation(site string, c EvalResult, extra []float64) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ar, err := e.activeSlot(site)
@@ -203,7 +214,25 @@ func (e *Engine) SubmitEvaluation(site string, c EvalResult) error {
 	if err := validCounts(c); err != nil {
 		return e.reject(ar, site, fmt.Errorf("coordinator: evaluation from site %q: %w", site, err))
 	}
+	if len(extra) != len(ar.evalExtra) {
+		return e.reject(ar, site, fmt.Errorf("coordinator: evaluation from site %q carries %d fairness/explanation values, the task asked for %d: %w", site, len(extra), len(ar.evalExtra), aggregation.ErrWrongLength))
+	}
+	for i, v := range extra {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return e.reject(ar, site, fmt.Errorf("coordinator: evaluation from site %q: fairness/explanation value %d is %v: %w", site, i, v, aggregation.ErrNotFinite))
+		}
+	}
+	if spec := ar.cfg.fairSpec(); spec != nil {
+		for i, v := range extra[:protocol.AuditLen(*spec)] {
+			if v < 0 {
+				return e.reject(ar, site, fmt.Errorf("coordinator: evaluation from site %q: fairness count %d is negative (%v)", site, i, v))
+			}
+		}
+	}
 	ar.evalSum.Add(c)
+	for i, v := range extra {
+		ar.evalExtra[i] += v
+	}
 	if err := ar.round.Accept(site, e.o.Now()); err != nil {
 		return err
 	}

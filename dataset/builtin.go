@@ -20,6 +20,11 @@ type BuiltinInfo struct {
 	Rows        int
 	Positives   int
 	Schema      Schema // default schema; a fresh copy on every call
+	// Favorable is the label class that is the favourable outcome for the
+	// person the record describes (1: the positive class, e.g. credit
+	// "Good"; 0: the positive class is adverse, e.g. a mortgage denial).
+	// Fairness audits measure selection rates of the favourable outcome.
+	Favorable int
 }
 
 // Embedded is a built-in dataset that can be opened or loaded.
@@ -30,6 +35,7 @@ type Embedded struct {
 type builtinDef struct {
 	name, desc string
 	rows, pos  int
+	favorable  int
 	schema     func() Schema
 }
 
@@ -40,7 +46,7 @@ var builtinDefs = []builtinDef{
 		name: "fertility",
 		desc: "1980 US Census, married women 21-35 with 2+ children (AER::Fertility); label morekids=yes; " +
 			"protected afam, hispanic, other (overlapping flags), age; for scale tests, not a decision outcome",
-		rows: 254654, pos: 96912, // positives counted with awk from fertility.csv (README: 38.1%)
+		rows: 254654, pos: 96912, favorable: 1, // positives counted with awk from fertility.csv (README: 38.1%)
 		schema: func() Schema {
 			return Schema{Label: "morekids", Positive: "yes", Negative: "no",
 				Protected: []string{"afam", "hispanic", "other", "age"},
@@ -53,7 +59,7 @@ var builtinDefs = []builtinDef{
 		name: "flchain",
 		desc: "Mayo Clinic serum free light chain cohort (survival::flchain); label death=1 (died during follow-up); " +
 			"protected sex, age; futime and chapter leak the label and are dropped",
-		rows: 7874, pos: 2169,
+		rows: 7874, pos: 2169, favorable: 0,
 		schema: func() Schema {
 			return Schema{Label: "death", Positive: "1", Negative: "0",
 				Protected: []string{"sex", "age"}, Drop: []string{"futime", "chapter"},
@@ -65,7 +71,7 @@ var builtinDefs = []builtinDef{
 		name: "german_credit",
 		desc: "Statlog German Credit (caret::GermanCredit, one-hot groups collapsed); label Class=Good (favourable); " +
 			"protected sex (derived from PersonalStatus, which stays a feature and is a proxy for it), Age, ForeignWorker",
-		rows: 1000, pos: 700,
+		rows: 1000, pos: 700, favorable: 1,
 		schema: func() Schema {
 			s := Schema{Label: "Class", Positive: "Good", Negative: "Bad",
 				Protected: []string{"sex", "Age", "ForeignWorker"},
@@ -92,7 +98,7 @@ var builtinDefs = []builtinDef{
 		name: "hmda",
 		desc: "Boston HMDA mortgage applications (AER::HMDA); label deny=yes (denied, adverse); protected afam, single; " +
 			"insurance (denied mortgage insurance) is a near-proxy for the label but kept; chist/mhist are ordinal codes kept numeric",
-		rows: 2380, pos: 285,
+		rows: 2380, pos: 285, favorable: 0,
 		schema: func() Schema {
 			lv := map[string][]string{}
 			for _, c := range []string{"phist", "selfemp", "insurance", "condomin", "afam", "single", "hschool"} {
@@ -108,7 +114,7 @@ var builtinDefs = []builtinDef{
 		name: "pima_diabetes",
 		desc: "Pima Indians Diabetes, corrected version with impossible zeros as missing (mlbench::PimaIndiansDiabetes2); " +
 			"label diabetes=pos; protected age; only 392 of 768 rows are complete",
-		rows: 768, pos: 268,
+		rows: 768, pos: 268, favorable: 0,
 		schema: func() Schema {
 			return Schema{Label: "diabetes", Positive: "pos", Negative: "neg",
 				Protected: []string{"age"},
@@ -126,7 +132,7 @@ func numericTypes(cols ...string) map[string]ColumnType {
 }
 
 func (d builtinDef) info() BuiltinInfo {
-	return BuiltinInfo{Name: d.name, Description: d.desc, Rows: d.rows, Positives: d.pos, Schema: d.schema()}
+	return BuiltinInfo{Name: d.name, Description: d.desc, Rows: d.rows, Positives: d.pos, Schema: d.schema(), Favorable: d.favorable}
 }
 
 // Builtins lists the embedded datasets, sorted by name.

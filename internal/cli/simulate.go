@@ -25,6 +25,9 @@ type SimulateOptions struct {
 	Config sim.Config
 	Hidden string
 	DP     []string
+	Policy string
+	Prot   string
+	Fav    int
 	Out    string
 	Output string
 	cmd    *cobra.Command
@@ -80,6 +83,13 @@ skew, 20 rounds of FedAvg logistic regression.`,
 	f.StringVar(&c.Secure, "secure", c.Secure, "how site results are summed: none, or he (threshold homomorphic encryption: the coordinator sees only sums)")
 	f.IntVar(&c.Threshold, "threshold", 0, "with --secure he: sites needed to decrypt a sum (default: a majority)")
 	f.StringArrayVar(&o.DP, "dp", nil, "differential privacy, repeatable: client:epsilon=E,delta=D,clip=C|adaptive[,mode=central|distributed][,q=Q] and/or record:epsilon=E,delta=D,clip=C[,q=Q] (see docs/differential-privacy.md)")
+	f.StringVar(&o.Prot, "protected", "", "protected attributes audited and reweighed, comma separated; a numeric column needs a cut: afam or Age<=25 (default with --fairness: none)")
+	f.StringVar(&c.Fairness, "fairness", c.Fairness, "off, audit (federated per-group audit of every evaluation and of the candidate) or reweigh (audit, and train with federated Kamiran-Calders weights)")
+	f.IntVar(&o.Fav, "favorable", -1, "label class (0 or 1) that is the favourable outcome for fairness audits (default: the dataset's; 1 for CSV files)")
+	f.BoolVar(&c.ExcludeProtected, "exclude-protected", false, "keep the protected attributes out of the model's features (they are still used for audits and reweighing)")
+	f.Float64Var(&c.CountNoise, "count-noise", 0, "Gaussian σ added to the summed reweighing counts n(g,y) (recorded in the privacy ledger)")
+	f.IntVar(&c.ExplainRows, "explain-rows", c.ExplainRows, "held-out rows each site explains for the candidate's global SHAP importance (0: none)")
+	f.StringVar(&o.Policy, "policy", "", "publish-gate policy file (YAML; see docs/fairness.md): a candidate that fails is not published")
 	f.StringVar(&o.Out, "out", "", "directory for metrics.csv, metrics.json, metrics.png, result.json and the SQLite state")
 	f.StringVar(&o.Output, "output", "text", "text or json (one JSON object on stdout)")
 	return cmd
@@ -113,6 +123,9 @@ func simulateRun(o *SimulateOptions) error {
 		return err
 	}
 	o.Config.DP = dp
+	if err := o.applyFairnessFlags(); err != nil {
+		return err
+	}
 	if err := o.Config.Validate(); err != nil {
 		return err
 	}
@@ -225,6 +238,9 @@ func printSimSummary(o *SimulateOptions, r sim.Result) error {
 	}
 	for level, eps := range r.Epsilon {
 		fmt.Fprintf(o.IO.Out, "privacy spent: ε = %.4f (%s level)\n", eps, level)
+	}
+	if err := printFairness(o.IO.Out, r); err != nil {
+		return err
 	}
 	if o.Out != "" {
 		fmt.Fprintf(o.IO.Out, "\nwrote %s/{metrics.csv,metrics.json,metrics.png,result.json,cohort.db}\n", o.Out)

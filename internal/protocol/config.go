@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/cohortfl/cohort/fairness"
 	"math"
 	"strconv"
 	"strings"
@@ -44,6 +45,20 @@ type TaskConfig struct {
 	RecordClip  float64
 	RecordSigma float64
 	RecordQ     float64
+
+	// Fairness, if set, is the run's protected-attribute spec. With
+	// FairLabelCounts the statistics result is followed by the LabelLayout
+	// vector n(g, y) of the training rows; FairWeights are the reweighing
+	// sample weights w(g, y) by partition key, applied in local training;
+	// with FairAudit the evaluation result carries the fairness Layout vector
+	// of the held-out rows, and with ExplainRows > 0 it also carries the
+	// explanation Aggregate of up to that many held-out rows and the proxy
+	// MomentLayout vector of the training rows (see package client).
+	Fairness        *fairness.Spec
+	FairLabelCounts bool
+	FairWeights     map[string][2]float64
+	FairAudit       bool
+	ExplainRows     int
 }
 
 // Keys of Task.config.
@@ -70,6 +85,11 @@ const (
 	keyRQ        = "dp_record_q"
 	keyCAdapt    = "dp_client_adaptive"
 	keyCCountStd = "dp_client_count_noise_std"
+	keyFairness  = "fairness"
+	keyFairLabel = "fair_label_counts"
+	keyFairW     = "fair_weights"
+	keyFairAudit = "fair_audit"
+	keyExplain   = "explain_rows"
 )
 
 // Encode returns the string map sent in Task.config.
@@ -103,6 +123,23 @@ func (c TaskConfig) Encode() map[string]string {
 		if v != 0 {
 			m[k] = strconv.FormatFloat(v, 'g', -1, 64)
 		}
+	}
+	if c.Fairness != nil {
+		b, _ := json.Marshal(c.Fairness) // a Spec of finite values always marshals
+		m[keyFairness] = string(b)
+	}
+	if c.FairLabelCounts {
+		m[keyFairLabel] = "1"
+	}
+	if c.FairAudit {
+		m[keyFairAudit] = "1"
+	}
+	if c.FairWeights != nil {
+		b, _ := json.Marshal(c.FairWeights)
+		m[keyFairW] = string(b)
+	}
+	if c.ExplainRows > 0 {
+		m[keyExplain] = strconv.Itoa(c.ExplainRows)
 	}
 	if c.Secure {
 		m[keySecure] = "he"
@@ -178,6 +215,9 @@ func DecodeTaskConfig(m map[string]string) (TaskConfig, error) {
 			return TaskConfig{}, fmt.Errorf("protocol: task config %q has %d values, want 3×features = %d", keyMoments, len(c.Moments), 3*c.Features)
 		}
 	}
+	if err := decodeFairness(m, &c); err != nil {
+		return TaskConfig{}, err
+	}
 	switch m[keySecure] {
 	case "", "none":
 	case "he":
@@ -195,4 +235,43 @@ func DecodeTaskConfig(m map[string]string) (TaskConfig, error) {
 		return TaskConfig{}, fmt.Errorf("protocol: task config %q is missing", keyModel)
 	}
 	return c, nil
+}
+
+// decodeFairness parses the fairness keys of a task config.
+func decodeFairness(m map[string]string, c *TaskConfig) error {
+	if s := m[keyFairness]; s != "" {
+		var spec fairness.Spec
+		if err := json.Unmarshal([]byte(s), &spec); err != nil {
+			return fmt.Errorf("protocol: task config %q is not a fairness spec: %w", keyFairness, err)
+		}
+		if err := spec.Validate(); err != nil {
+			return fmt.Errorf("protocol: task config %q: %w", keyFairness, err)
+		}
+		c.Fairness = &spec
+	}
+	c.FairLabelCounts = m[keyFairLabel] == "1"
+	c.FairAudit = m[keyFairAudit] == "1"
+	if s := m[keyFairW]; s != "" {
+		if err := json.Unmarshal([]byte(s), &c.FairWeights); err != nil {
+			return fmt.Errorf("protocol: task config %q is not a map of [w0, w1] weights: %w", keyFairW, err)
+		}
+		for k, w := range c.FairWeights {
+			for y, x := range w {
+				if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
+					return fmt.Errorf("protocol: task config %q: weight of group %q, label %d is %v, want finite and ≥ 0", keyFairW, k, y, x)
+				}
+			}
+		}
+	}
+	if s, ok := m[keyExplain]; ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("protocol: task config %q = %q is not a non-negative integer", keyExplain, s)
+		}
+		c.ExplainRows = n
+	}
+	if (c.FairLabelCounts || c.FairAudit || c.FairWeights != nil) && c.Fairness == nil {
+		return fmt.Errorf("protocol: task config asks for fairness statistics but has no %q spec", keyFairness)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cohortfl/cohort/coordinator"
+	"github.com/cohortfl/cohort/gate"
 
 	"github.com/cohortfl/cohort/dataset"
 )
@@ -39,6 +40,18 @@ type Config struct {
 
 	DP *coordinator.DPConfig `json:"dp,omitempty"` // differential privacy
 
+	// Fairness: protected attributes ("afam", "Age<=25"), the mode (off,
+	// audit or reweigh), the favourable label (nil: the dataset's), whether
+	// protected columns are kept out of the features, Gaussian noise on the
+	// reweighing counts, rows each site explains, and the publish gate.
+	Protected        []string     `json:"protected,omitempty"`
+	Fairness         string       `json:"fairness"`
+	Favorable        *int         `json:"favorable,omitempty"`
+	ExcludeProtected bool         `json:"exclude_protected,omitempty"`
+	CountNoise       float64      `json:"count_noise,omitempty"`
+	ExplainRows      int          `json:"explain_rows"`
+	Policy           *gate.Policy `json:"policy,omitempty"`
+
 	TestFraction float64 `json:"test_fraction"` // global held-out test set
 	EvalFraction float64 `json:"eval_fraction"` // each site's local held-out share
 }
@@ -49,7 +62,7 @@ func DefaultConfig() Config {
 		Dataset: "hmda", Clients: 5, Rounds: 20, Partition: "dirichlet:0.5", Model: "logreg",
 		Strategy: "fedavg", Seed: 1, Transport: "inproc", FractionFit: 1, MinClients: 2,
 		LocalEpochs: 1, BatchSize: 32, LearningRate: 0.1, Optimizer: "sgd",
-		TestFraction: 0.2, EvalFraction: 0.2, Secure: "none",
+		TestFraction: 0.2, EvalFraction: 0.2, Secure: "none", Fairness: "off", ExplainRows: 100,
 	}
 }
 
@@ -83,6 +96,24 @@ func (c Config) Validate() error {
 	case "none", "he":
 	default:
 		bad("--secure %q is unknown (want none or he)", c.Secure)
+	}
+	switch c.Fairness {
+	case "", "off":
+	case "audit", "reweigh":
+		if len(c.Protected) == 0 {
+			bad("--fairness %s needs --protected COL[,COL]", c.Fairness)
+		}
+	default:
+		bad("--fairness %q is unknown (want off, audit or reweigh)", c.Fairness)
+	}
+	if c.Favorable != nil && *c.Favorable != 0 && *c.Favorable != 1 {
+		bad("--favorable = %d, want 0 or 1", *c.Favorable)
+	}
+	if c.CountNoise < 0 {
+		bad("--count-noise = %v, want >= 0", c.CountNoise)
+	}
+	if c.ExplainRows < 0 {
+		bad("--explain-rows = %d, want >= 0", c.ExplainRows)
 	}
 	if !(c.TestFraction > 0 && c.TestFraction < 1) {
 		bad("test fraction %v outside (0, 1)", c.TestFraction)

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/cohortfl/cohort/client"
 	"github.com/cohortfl/cohort/dataset"
+	"github.com/cohortfl/cohort/fairness"
 	"github.com/cohortfl/cohort/model"
 )
 
@@ -13,6 +15,7 @@ type site struct {
 	name                string
 	train, eval         model.Examples
 	trainRows, evalRows []int // row numbers in the dataset, for audits and tests
+	protTrain, protEval map[string][]string
 }
 
 // prepared is a dataset split for simulation. Feature values are encoded but
@@ -28,6 +31,9 @@ type prepared struct {
 	// row (nil when the dataset has none), for the disparate-impact figure.
 	testGroup     []string
 	protectedName string
+
+	spec     *fairness.Spec // nil when fairness is off
+	testKeys []string       // partition key of each test row (with spec)
 }
 
 func loadTable(c Config) (*dataset.Table, error) {
@@ -40,14 +46,15 @@ func loadTable(c Config) (*dataset.Table, error) {
 		if c.Label != "" {
 			s.Label, s.Positive = c.Label, c.Positive
 		}
-		return b.LoadWith(s)
+		return b.LoadWith(withProtectedSchema(s, protectedNames(c.Protected), c.ExcludeProtected))
 	}
 	f, err := os.Open(c.DataPath)
 	if err != nil {
 		return nil, fmt.Errorf("simulate: %w", err)
 	}
 	defer f.Close()
-	return dataset.Load(f, c.DataPath, dataset.Schema{Label: c.Label, Positive: c.Positive})
+	return dataset.Load(f, c.DataPath, withProtectedSchema(dataset.Schema{Label: c.Label, Positive: c.Positive},
+		protectedNames(c.Protected), c.ExcludeProtected))
 }
 
 func prepare(c Config) (*prepared, error) {
@@ -86,6 +93,23 @@ func prepare(c Config) (*prepared, error) {
 			p.testGroup = append(p.testGroup, vals[i])
 		}
 	}
+	if c.Fairness == "audit" || c.Fairness == "reweigh" {
+		attrs, err := parseProtected(c.Protected, t)
+		if err != nil {
+			return nil, fmt.Errorf("simulate: %w", err)
+		}
+		p.spec = &fairness.Spec{Attributes: attrs, Favorable: favorable(c)}
+		if err := p.spec.Validate(); err != nil {
+			return nil, fmt.Errorf("simulate: --protected: %w", err)
+		}
+		prot, err := protectedOf(t, attrs, testIdx)
+		if err != nil {
+			return nil, err
+		}
+		if p.testKeys, err = client.GroupKeys(*p.spec, prot, len(testIdx)); err != nil {
+			return nil, fmt.Errorf("simulate: test set: %w", err)
+		}
+	}
 	var pooled []int
 	for i, part := range parts {
 		if len(part) == 0 {
@@ -104,7 +128,16 @@ func prepare(c Config) (*prepared, error) {
 		if len(fit) == 0 {
 			continue
 		}
-		p.sites = append(p.sites, site{name: names[i], train: all.Subset(fit), eval: all.Subset(ev), trainRows: fit, evalRows: ev})
+		st := site{name: names[i], train: all.Subset(fit), eval: all.Subset(ev), trainRows: fit, evalRows: ev}
+		if p.spec != nil {
+			if st.protTrain, err = protectedOf(t, p.spec.Attributes, fit); err != nil {
+				return nil, err
+			}
+			if st.protEval, err = protectedOf(t, p.spec.Attributes, ev); err != nil {
+				return nil, err
+			}
+		}
+		p.sites = append(p.sites, st)
 		pooled = append(pooled, fit...)
 	}
 	p.pooled = all.Subset(pooled)
@@ -139,4 +172,18 @@ func SiteTrainingSets(c Config) ([]model.Examples, error) {
 		}
 	}
 	return out, nil
+}
+
+// favorable is the favourable label: the flag, else the embedded dataset's,
+// else the positive class.
+func favorable(c Config) int {
+	if c.Favorable != nil {
+		return *c.Favorable
+	}
+	if c.Dataset != "" {
+		if b, err := dataset.Builtin(c.Dataset); err == nil {
+			return b.Favorable
+		}
+	}
+	return 1
 }

@@ -61,6 +61,11 @@ func runGRPC(ctx context.Context, p *prepared, rc coordinator.RunConfig, db *sto
 		if err != nil {
 			return nil, err
 		}
+		if s.protTrain != nil {
+			if err := tr.SetProtected(s.protTrain, s.protEval); err != nil {
+				return nil, err
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -48,6 +48,11 @@ func newInproc(ctx context.Context, sites []site, secure bool, seed uint64) (*in
 		if err != nil {
 			return nil, err
 		}
+		if s.protTrain != nil {
+			if err := tr.SetProtected(s.protTrain, s.protEval); err != nil {
+				return nil, err
+			}
+		}
 		// Reproducible DP noise in simulation; deployments draw from crypto/rand.
 		siteSeed := seed ^ uint64(len(d.names)+1)*0x9e3779b97f4a7c15
 		tr.Noise = model.NewSeededNoise(siteSeed)
@@ -120,7 +125,7 @@ func (d *inproc) run(name string, t coordinator.Task) {
 	case res.Sealed != nil:
 		_ = e.SubmitSealed(name, res.Sealed)
 	case res.Counts != nil:
-		_ = e.SubmitEvaluation(name, *res.Counts)
+		_ = e.SubmitEvaluation(name, *res.Counts, res.Extra)
 	case t.Phase == coordinator.PhaseStatistics:
 		_ = e.SubmitStatistics(name, res.Floats)
 	default:

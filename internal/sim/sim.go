@@ -29,6 +29,9 @@ type Scores struct {
 	// class on the test set (1 = parity; the four-fifths rule asks ≥ 0.8).
 	// Omitted when the dataset has no protected attribute.
 	DisparateImpact *float64 `json:"disparate_impact,omitempty"`
+	// Fairness is the audit of every protected-attribute family on the
+	// test set (with --fairness audit or reweigh).
+	Fairness []coordinator.FamilyReport `json:"fairness,omitempty"`
 }
 
 // Result is the outcome of a simulation. Its JSON form is the stable contract
@@ -49,6 +52,13 @@ type Result struct {
 	Seconds     float64                   `json:"seconds"`
 	Database    string                    `json:"database"`
 	Params      []float64                 `json:"-"`
+	// Publication is the gate's decision on the federated model, with its
+	// audit, global importance and proxy check.
+	Publication *coordinator.Publication `json:"publication,omitempty"`
+	// Unmitigated is the same federation without reweighing (--fairness
+	// reweigh only), scored on the same test set, and its gate decision.
+	Unmitigated            *Scores                  `json:"unmitigated,omitempty"`
+	UnmitigatedPublication *coordinator.Publication `json:"unmitigated_publication,omitempty"`
 }
 
 // Options are the non-reproducibility-relevant knobs of Run.
@@ -78,78 +88,116 @@ func Run(ctx context.Context, c Config, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	dbPath := o.DBPath
+	fed, err := federate(ctx, c, p, o, o.DBPath)
+	if err != nil {
+		return Result{}, err
+	}
+	fedScores, err := score(fed.rc, fed.params, p)
+	if err != nil {
+		return Result{}, err
+	}
+	base, err := centralized(c, fed.rc, p)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Settings: c, RunID: fed.rc.RunID, Epsilon: map[string]float64{}, Protected: p.protectedName, Sites: len(p.sites),
+		TrainRows: p.pooled.N, TestRows: p.test.N, Features: p.pooled.D, RoundsRun: fed.rounds, Federated: fedScores,
+		Centralized: base, Database: o.DBPath, Params: fed.params, Publication: fed.pub}
+	for _, k := range []string{"epsilon_client", "epsilon_record_max"} {
+		if v, ok := fed.last.Metrics[k]; ok {
+			res.Epsilon[strings.TrimPrefix(k, "epsilon_")] = v
+		}
+	}
+	if c.Fairness == "reweigh" {
+		// The same federation without mitigation, for the before/after figures.
+		c0 := c
+		c0.Fairness = "audit"
+		o0 := o
+		o0.DBPath, o0.OnRound = "", nil
+		before, err := federate(ctx, c0, p, o0, "")
+		if err != nil {
+			return Result{}, fmt.Errorf("simulate: unmitigated run for comparison: %w", err)
+		}
+		sc, err := score(before.rc, before.params, p)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Unmitigated = &sc
+		res.UnmitigatedPublication = before.pub
+	}
+	res.Seconds = time.Since(began).Seconds()
+	return res, nil
+}
+
+// federation is the outcome of one federated run.
+type federation struct {
+	rc     coordinator.RunConfig
+	params []float64
+	pub    *coordinator.Publication
+	last   coordinator.RoundReport
+	rounds int
+}
+
+// federate runs the federated part of a simulation on a fresh store at
+// dbPath ("" for a temporary file).
+func federate(ctx context.Context, c Config, p *prepared, o Options, dbPath string) (federation, error) {
 	if dbPath == "" {
 		dir, err := os.MkdirTemp("", "cohort-sim-*")
 		if err != nil {
-			return Result{}, err
+			return federation{}, err
 		}
 		defer os.RemoveAll(dir)
 		dbPath = filepath.Join(dir, "cohort.db")
 	}
 	db, err := store.Open(dbPath)
 	if err != nil {
-		return Result{}, err
+		return federation{}, err
 	}
 	defer db.Close()
 
-	rc := runConfig(c, len(p.sites), o.RoundTimeout)
-	var lastRound coordinator.RoundReport
+	f := federation{rc: runConfig(c, p, o.RoundTimeout)}
 	user := o.OnRound
 	o.OnRound = func(r coordinator.RoundReport) {
-		lastRound = r
+		f.last = r
 		if user != nil {
 			user(r)
 		}
 	}
-	var final []float64
 	switch c.Transport {
 	case "inproc":
 		d, err := newInproc(ctx, p.sites, c.Secure == coordinator.SecureHE, c.Seed)
 		if err != nil {
-			return Result{}, err
+			return f, err
 		}
 		eng, err := coordinator.NewEngine(coordinator.Options{Store: db, Dispatcher: d, Logger: o.Logger, OnRound: o.OnRound,
 			Noise: privacy.SeededNormal(c.Seed), ReproducibleSampling: true})
 		if err != nil {
-			return Result{}, err
+			return f, err
 		}
 		d.engine = eng
-		res, err := eng.Run(ctx, rc)
+		res, err := eng.Run(ctx, f.rc)
 		if err != nil {
-			return Result{}, err
+			return f, err
 		}
-		final = res.Params
+		f.params, f.pub = res.Params, res.Publication
 	case "grpc":
-		if final, err = runGRPC(ctx, p, rc, db, o); err != nil {
-			return Result{}, err
+		if f.params, err = runGRPC(ctx, p, f.rc, db, o); err != nil {
+			return f, err
 		}
-	}
-
-	fedScores, err := score(rc, final, p)
-	if err != nil {
-		return Result{}, err
-	}
-	base, err := centralized(c, rc, p)
-	if err != nil {
-		return Result{}, err
-	}
-	last, err := db.LastCommittedRound(ctx, rc.RunID)
-	if err != nil {
-		return Result{}, err
-	}
-	eps := map[string]float64{}
-	for _, k := range []string{"epsilon_client", "epsilon_record_max"} {
-		if v, ok := lastRound.Metrics[k]; ok {
-			eps[strings.TrimPrefix(k, "epsilon_")] = v
+		pub, err := coordinator.LoadPublication(ctx, db, f.rc.RunID)
+		if err != nil {
+			return f, err
 		}
+		f.pub = &pub
 	}
-	return Result{Settings: c, RunID: rc.RunID, Epsilon: eps, Protected: p.protectedName, Sites: len(p.sites), TrainRows: p.pooled.N, TestRows: p.test.N,
-		Features: p.pooled.D, RoundsRun: last, Federated: fedScores, Centralized: base,
-		Seconds: time.Since(began).Seconds(), Database: o.DBPath, Params: final}, nil
+	if f.rounds, err = db.LastCommittedRound(ctx, f.rc.RunID); err != nil {
+		return f, err
+	}
+	return f, nil
 }
 
-func runConfig(c Config, sites int, timeout time.Duration) coordinator.RunConfig {
+func runConfig(c Config, p *prepared, timeout time.Duration) coordinator.RunConfig {
+	sites := len(p.sites)
 	rc := coordinator.DefaultRunConfig()
 	rc.RunID = fmt.Sprintf("sim-%s-%d", time.Now().UTC().Format("20060102T150405.000"), c.Seed)
 	rc.Model, rc.Hidden, rc.Strategy = c.Model, c.Hidden, c.Strategy
@@ -166,6 +214,12 @@ func runConfig(c Config, sites int, timeout time.Duration) coordinator.RunConfig
 	rc.Standardize = true
 	rc.Secure = c.Secure
 	rc.DP = c.DP
+	if p.spec != nil {
+		rc.Fairness = &coordinator.FairnessConfig{Mode: c.Fairness, Spec: *p.spec, CountNoiseStd: c.CountNoise}
+	}
+	rc.ExplainRows = c.ExplainRows
+	rc.FeatureNames = p.features
+	rc.Policy = c.Policy
 	if c.Secure == coordinator.SecureHE {
 		rc.Threshold = c.Threshold
 		if rc.Threshold == 0 {
@@ -199,7 +253,12 @@ func score(rc coordinator.RunConfig, params []float64, p *prepared) (Scores, err
 		return Scores{}, err
 	}
 	sc := Scores{Accuracy: met.Accuracy, AUC: met.AUC, Loss: met.Loss}
-	if p.testGroup != nil {
+	if p.spec != nil {
+		if sc.Fairness, err = testAudit(*p.spec, m, params, test, p.testKeys); err != nil {
+			return Scores{}, err
+		}
+	}
+	if p.testGroup != nil && p.spec == nil {
 		di := disparateImpact(m, params, test, p.testGroup)
 		if !math.IsNaN(di) {
 			sc.DisparateImpact = &di

@@ -658,8 +658,12 @@ type EvaluationResult struct {
 	Correct     int64                  `protobuf:"varint,6,opt,name=correct,proto3" json:"correct,omitempty"`
 	// Score histograms of the positive and negative examples over [0,1] in equal
 	// bins; summed across sites they give the pooled ROC AUC.
-	PosHist       []float64 `protobuf:"fixed64,7,rep,packed,name=pos_hist,json=posHist,proto3" json:"pos_hist,omitempty"`
-	NegHist       []float64 `protobuf:"fixed64,8,rep,packed,name=neg_hist,json=negHist,proto3" json:"neg_hist,omitempty"`
+	PosHist []float64 `protobuf:"fixed64,7,rep,packed,name=pos_hist,json=posHist,proto3" json:"pos_hist,omitempty"`
+	NegHist []float64 `protobuf:"fixed64,8,rep,packed,name=neg_hist,json=negHist,proto3" json:"neg_hist,omitempty"`
+	// Fairness audit and explanation sums requested by the task (see
+	// protocol.TaskConfig): the fairness.Layout vector, then the explanation
+	// Aggregate and proxy moments. Empty when the task asked for neither.
+	Extra         []float64 `protobuf:"fixed64,9,rep,packed,name=extra,proto3" json:"extra,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -746,6 +750,13 @@ func (x *EvaluationResult) GetPosHist() []float64 {
 func (x *EvaluationResult) GetNegHist() []float64 {
 	if x != nil {
 		return x.NegHist
+	}
+	return nil
+}
+
+func (x *EvaluationResult) GetExtra() []float64 {
+	if x != nil {
+		return x.Extra
 	}
 	return nil
 }
@@ -2272,7 +2283,7 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\x04data\x18\x02 \x01(\fH\x00R\x04dataB\x05\n" +
 	"\x03msg\"'\n" +
 	"\tUploadAck\x12\x1a\n" +
-	"\baccepted\x18\x01 \x01(\bR\baccepted\"\xe3\x01\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\"\xf9\x01\n" +
 	"\x10EvaluationResult\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x04R\x05round\x12\x14\n" +
@@ -2281,7 +2292,8 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\bloss_sum\x18\x05 \x01(\x01R\alossSum\x12\x18\n" +
 	"\acorrect\x18\x06 \x01(\x03R\acorrect\x12\x19\n" +
 	"\bpos_hist\x18\a \x03(\x01R\aposHist\x12\x19\n" +
-	"\bneg_hist\x18\b \x03(\x01R\anegHist\"\x05\n" +
+	"\bneg_hist\x18\b \x03(\x01R\anegHist\x12\x14\n" +
+	"\x05extra\x18\t \x03(\x01R\x05extra\"\x05\n" +
 	"\x03Ack\"2\n" +
 	"\x0fStartRunRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\tR\n" +
