@@ -17,10 +17,11 @@ const (
 	GRPC   = "grpc"
 	Memory = "memory"
 	Secure = "secure"
+	Shap   = "shap"
 )
 
 // Measurements lists every measurement in the order Run performs them.
-var Measurements = []string{Sim, GRPC, Memory, Secure}
+var Measurements = []string{Sim, GRPC, Memory, Secure, Shap}
 
 // Config selects and sizes the measurements. Start from DefaultConfig or
 // QuickConfig.
@@ -30,6 +31,7 @@ type Config struct {
 	GRPC   GRPCConfig
 	Memory MemoryConfig
 	Secure SecureConfig
+	Shap   ShapConfig
 	// Only restricts Run to these measurements (nil: all).
 	Only []string
 	// Progress receives one line per step (nil: discarded).
@@ -39,14 +41,17 @@ type Config struct {
 // DefaultConfig is what `cohort bench` runs: the sizes of the performance
 // targets (1,000 simulated clients; 10 gRPC clients and 100 clients for
 // memory, on a 1M-parameter model; 10 sites with t = 6 for secure
-// aggregation of a 1M-parameter update). launch starts the coordinator child
-// of the memory measurement.
+// aggregation of a 1M-parameter update; KernelSHAP on an MLP with 14
+// features and 100 background rows, exact against 2,048 sampled coalitions).
+// launch starts the coordinator child of the memory measurement.
 func DefaultConfig(launch Launcher) Config {
 	return Config{
 		Sim:    SimConfig{Dataset: "fertility", Clients: 1000, Rounds: 10, Seed: 1},
 		GRPC:   GRPCConfig{Clients: 10, Params: 1_000_000, Rounds: 5},
 		Memory: MemoryConfig{Clients: 100, Params: 1_000_000, Rounds: 3, Launch: launch},
 		Secure: SecureConfig{Sites: 10, Threshold: 6, Params: 1_000_000, Rounds: 1},
+		Shap: ShapConfig{Dataset: "hmda", Features: 14, Hidden: 16, Background: 100, Rows: 8, Repeats: 4,
+			Samples: 2048, Batches: 16, Seed: 1},
 	}
 }
 
@@ -60,6 +65,8 @@ func QuickConfig(launch Launcher) Config {
 		GRPC:   GRPCConfig{Clients: 4, Params: 100_000, Rounds: 3},
 		Memory: MemoryConfig{Clients: 10, Params: 1_000_000, Rounds: 1, Launch: launch},
 		Secure: SecureConfig{Sites: 4, Threshold: 3, Params: 100_000, Rounds: 1},
+		Shap: ShapConfig{Dataset: "hmda", Features: 14, Hidden: 16, Background: 20, Rows: 2, Repeats: 2,
+			Samples: 2048, Batches: 16, Seed: 1},
 	}
 }
 
@@ -83,6 +90,9 @@ func (c Config) Validate() error {
 	if c.runs(Secure) {
 		errs = append(errs, c.Secure.validate())
 	}
+	if c.runs(Shap) {
+		errs = append(errs, c.Shap.validate())
+	}
 	return errors.Join(errs...)
 }
 
@@ -100,6 +110,7 @@ type Report struct {
 	GRPC       *GRPCResult   `json:"grpc,omitempty"`
 	Memory     *MemoryResult `json:"memory,omitempty"`
 	Secure     *SecureResult `json:"secure,omitempty"`
+	Shap       *ShapResult   `json:"shap,omitempty"`
 	Seconds    float64       `json:"seconds"`
 }
 
@@ -156,6 +167,19 @@ func Run(ctx context.Context, c Config) (Report, error) {
 			return rep, err
 		}
 		rep.Secure = &r
+	}
+	if c.runs(Shap) {
+		s := c.Shap
+		_, sampled := s.kernelConfigs()
+		logf("shap: mlp with %d features on %s, %d background rows: %d rows exact (2^%d coalitions), then %d× sampled (%d coalitions in pairs, %d batches), one goroutine",
+			s.Features, s.dataset(), s.Background, s.Rows, s.Features, s.Repeats, sampled.Samples, sampled.Batches)
+		r, err := MeasureShap(ctx, s)
+		if err != nil {
+			return rep, err
+		}
+		logf("shap: exact %.2f expl/s, sampled %.1f expl/s; sampled error %.1f%% of mean |φ| (max %.1f%%)",
+			r.ExactPerSec, r.SampledPerSec, 100*r.RelMeanError, 100*r.RelMaxError)
+		rep.Shap = &r
 	}
 	rep.Seconds = time.Since(began).Seconds()
 	return rep, nil

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 
 	"github.com/cohortfl/cohort/internal/bench"
@@ -42,14 +44,15 @@ func TestQuick(t *testing.T) {
 		cfg.GRPC.Params = 10_000
 		cfg.Memory.Clients, cfg.Memory.Params = 3, 100_000
 		cfg.Secure.Sites, cfg.Secure.Threshold, cfg.Secure.Params = 3, 2, 10_000
+		cfg.Shap.Features, cfg.Shap.Background = 10, 10
 	}
 	rep, err := bench.Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, g, m, sec := rep.Sim, rep.GRPC, rep.Memory, rep.Secure
-	if s == nil || g == nil || m == nil || sec == nil {
-		t.Fatalf("Run(QuickConfig) = %+v; want all four measurements", rep)
+	s, g, m, sec, sh := rep.Sim, rep.GRPC, rep.Memory, rep.Secure, rep.Shap
+	if s == nil || g == nil || m == nil || sec == nil || sh == nil {
+		t.Fatalf("Run(QuickConfig) = %+v; want all five measurements", rep)
 	}
 	// Every fit result of every measured round is accepted: the instant and
 	// the model trainers never fail.
@@ -77,6 +80,100 @@ func TestQuick(t *testing.T) {
 		t.Errorf("memory: no gctrace line parsed from the coordinator child")
 	}
 	checkSecure(t, sec)
+	checkShap(t, sh, cfg.Shap)
+}
+
+// checkShap asserts what holds for every shap result, whatever the sizes.
+func checkShap(t *testing.T, r *bench.ShapResult, c bench.ShapConfig) {
+	t.Helper()
+	if len(r.Features) != c.Features || r.ExactCoalitions != 1<<c.Features {
+		t.Errorf("shap: %d features %v, %d exact coalitions; want %d features and 2^%d coalitions",
+			len(r.Features), r.Features, r.ExactCoalitions, c.Features, c.Features)
+	}
+	if r.Rows != c.Rows || r.Repeats != c.Repeats || r.Samples != c.Samples || r.Background != c.Background {
+		t.Errorf("shap: result sizes %+v do not echo the config %+v", r, c)
+	}
+	for name, v := range map[string]float64{
+		"exact expl/s": r.ExactPerSec, "sampled expl/s": r.SampledPerSec, "ratio": r.Ratio,
+		"mean |φ|": r.MeanAbsPhi, "mean SE": r.MeanStdErr, "train AUC": r.TrainAUC,
+	} {
+		if !(v > 0) {
+			t.Errorf("shap %s = %v; want > 0", name, v)
+		}
+	}
+	if want := r.SampledPerSec / r.ExactPerSec; math.Abs(r.Ratio-want) > 1e-12*want {
+		t.Errorf("shap ratio %v; want sampled/exact = %v", r.Ratio, want)
+	}
+	// Efficiency holds to rounding in both modes.
+	if !(r.MaxEfficiencyGap < 1e-9) {
+		t.Errorf("shap max efficiency gap %g", r.MaxEfficiencyGap)
+	}
+	if !(0 <= r.MeanAbsError && r.MeanAbsError <= r.MaxAbsError) || !(r.RelMeanError <= r.RelMaxError) {
+		t.Errorf("shap errors: mean %g (%g) and max %g (%g); want 0 ≤ mean ≤ max", r.MeanAbsError, r.RelMeanError, r.MaxAbsError, r.RelMaxError)
+	}
+	if math.Abs(r.RelMeanError-r.MeanAbsError/r.MeanAbsPhi) > 1e-12 {
+		t.Errorf("shap relative mean error %g; want %g / %g", r.RelMeanError, r.MeanAbsError, r.MeanAbsPhi)
+	}
+	if !(r.WithinTwoSE >= 0 && r.WithinTwoSE <= 1) {
+		t.Errorf("shap within 2 SE = %v; want a fraction", r.WithinTwoSE)
+	}
+}
+
+// TestShap runs the KernelSHAP measurement on 4 hmda features and a small
+// background, at a low and a high number of sampled coalitions.
+func TestShap(t *testing.T) {
+	c := bench.ShapConfig{Dataset: "hmda", Features: 4, Hidden: 4, Background: 5, Rows: 3, Repeats: 2,
+		Samples: 128, Batches: 4, Seed: 1}
+	few, err := bench.MeasureShap(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkShap(t, &few, c)
+	if want := []string{"pirat", "hirat", "lvrat", "chist"}; !slices.Equal(few.Features, want) {
+		t.Errorf("features %v; want the first four encoded columns of hmda %v", few.Features, want)
+	}
+	// Sampling is with replacement and coalitions are not deduplicated, so
+	// even 128 draws for 14 proper coalitions do not reproduce the exact
+	// weights: the error is small but not zero.
+	if !(few.MeanAbsError > 0) {
+		t.Errorf("sampled error %g with 128 coalitions; want > 0", few.MeanAbsError)
+	}
+
+	c.Samples, c.Batches = 16384, 16
+	many, err := bench.MeasureShap(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkShap(t, &many, c)
+	t.Logf("128 coalitions: error %.2e (%.2f%% of mean |φ|), SE %.2e; 16384: error %.2e (%.3f%%), SE %.2e, %.0f%% within 2 SE",
+		few.MeanAbsError, 100*few.RelMeanError, few.MeanStdErr, many.MeanAbsError, 100*many.RelMeanError, many.MeanStdErr, 100*many.WithinTwoSE)
+	// The same model, background and rows: the exact values agree.
+	if many.MeanAbsPhi != few.MeanAbsPhi || many.TrainAUC != few.TrainAUC {
+		t.Errorf("mean |φ| %v and %v, AUC %v and %v: the two runs explained different games",
+			few.MeanAbsPhi, many.MeanAbsPhi, few.TrainAUC, many.TrainAUC)
+	}
+	// 128× the coalitions: the error and its estimate shrink about 11×.
+	if !(many.MeanAbsError < few.MeanAbsError/4) || !(many.MeanStdErr < few.MeanStdErr/4) {
+		t.Errorf("error %.3g → %.3g, SE %.3g → %.3g from 128 to 16384 coalitions; want both to shrink more than 4×",
+			few.MeanAbsError, many.MeanAbsError, few.MeanStdErr, many.MeanStdErr)
+	}
+	// 24 values, each within 2 SE with probability P(|t_15| ≤ 2) ≈ 0.94 if
+	// the standard errors are calibrated.
+	if e := many.ExpectedWithinTwoSE; !(e > 0.93 && e < 0.94) {
+		t.Errorf("expected share within 2 SE for 16 batches = %v; want P(|t_15| ≤ 2) ≈ 0.936", e)
+	}
+	if many.WithinTwoSE < 0.7 {
+		t.Errorf("%.0f%% of sampled values within 2 reported SE; want most", 100*many.WithinTwoSE)
+	}
+
+	c.Background = 5000
+	if _, err := bench.MeasureShap(context.Background(), c); err == nil {
+		t.Errorf("MeasureShap with more background rows than hmda has: no error")
+	}
+	c.Background, c.Features = 5, 25
+	if _, err := bench.MeasureShap(context.Background(), c); err == nil {
+		t.Errorf("MeasureShap with 25 features: no error")
+	}
 }
 
 func checkSecure(t *testing.T, r *bench.SecureResult) {
@@ -136,7 +233,7 @@ func TestCLIJSON(t *testing.T) {
 			t.Errorf("JSON report lacks %q: %s", k, out.String())
 		}
 	}
-	for _, k := range []string{"sim", "memory", "secure"} {
+	for _, k := range []string{"sim", "memory", "secure", "shap"} {
 		if _, ok := rep[k]; ok {
 			t.Errorf("JSON report has %q, which --only grpc did not select", k)
 		}
@@ -164,6 +261,10 @@ func TestConfigValidate(t *testing.T) {
 		{"one-parameter model", func(c *bench.Config) { c.GRPC.Params = 1 }, false},
 		{"threshold above sites", func(c *bench.Config) { c.Secure.Threshold = c.Secure.Sites + 1 }, false},
 		{"threshold 1", func(c *bench.Config) { c.Secure.Threshold = 1 }, false},
+		{"shap with one feature", func(c *bench.Config) { c.Shap.Features = 1 }, false},
+		{"shap samples not a multiple of 2·batches", func(c *bench.Config) { c.Shap.Samples = 100 }, false},
+		{"shap with no rows", func(c *bench.Config) { c.Shap.Rows = 0 }, false},
+		{"shap config bad but shap skipped", func(c *bench.Config) { c.Shap.Rows, c.Only = 0, []string{bench.Sim} }, true},
 	} {
 		c := bench.DefaultConfig(testLauncher)
 		tc.mod(&c)

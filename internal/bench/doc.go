@@ -3,7 +3,7 @@
 // machine are read as ratios rather than absolute numbers. It backs
 // `cohort bench` and the package's Go benchmarks.
 //
-// Three measurements:
+// The measurements (besides Secure, described on MeasureSecure):
 //
 //   - Sim (MeasureSim): in-process simulation throughput — the real engine,
 //     SQLite store and FedAvg driving sites through internal/sim with the
@@ -28,7 +28,15 @@
 //     parameter). The child runs with GODEBUG=gctrace=1, so the report also
 //     gives its Go heap peak and largest live heap.
 //
-// Each measurement plays one unmeasured warm-up round first (sites
+//   - Shap (MeasureShap): KernelSHAP explanations per second (explain.Kernel,
+//     one goroutine) for an MLP trained on the first 14 encoded columns of
+//     hmda, with 100 background rows, in exact mode (all 2^14 coalitions)
+//     and in sampled mode (2,048 coalitions in complementary pairs) on the
+//     same rows. The baseline is the exact mode; the report also gives the
+//     sampled values' error against the exact ones and how well the reported
+//     standard errors cover it.
+//
+// Each round-based measurement plays one unmeasured warm-up round first (sites
 // standardise their data and handshakes complete in round 1). Measurements
 // run one after the other: run together they would compete for the cores.
 //
