@@ -33,7 +33,7 @@ type Result struct {
 	Floats      []float64 // plaintext: fit delta or feature moments
 	Counts      *model.Counts
 	Extra       []float64 // plaintext evaluation: fairness and explanation sums after Counts
-	Sealed      []byte // secure aggregation: a serialised SecAggMessage
+	Sealed      []byte    // secure aggregation: a serialised SecAggMessage
 	NumExamples int64
 	Metrics     map[string]float64
 }

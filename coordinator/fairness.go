@@ -257,7 +257,7 @@ func fairnessMetrics(fams []FamilyReport) map[string]float64 {
 
 // Importance is global feature importance from the federated explanation.
 type Importance struct {
-	Rows     jsonx.Float        `json:"rows"`
+	Rows     jsonx.Float         `json:"rows"`
 	Features []FeatureImportance `json:"features"` // by mean |φ|, largest first
 	// Groups holds mean |φ| per feature for each single-attribute group
 	// ("afam=yes"), marginalised from the partition, in feature order of
