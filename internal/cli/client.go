@@ -103,12 +103,15 @@ func clientRun(o *ClientRunOptions) error {
 			return err
 		}
 	}
-	train, eval, err := loadSiteData(o)
+	train, eval, prot, err := loadSiteData(o)
 	if err != nil {
 		return err
 	}
 	tr, err := client.NewModelTrainer(train, eval)
 	if err != nil {
+		return err
+	}
+	if err := tr.SetProtected(prot[0], prot[1]); err != nil {
 		return err
 	}
 	if o.Policy != "" {
@@ -124,19 +127,25 @@ func clientRun(o *ClientRunOptions) error {
 		ExitAfterFitRound: o.ExitAfterFit})
 }
 
-// loadSiteData loads, encodes and splits the site's rows.
-func loadSiteData(o *ClientRunOptions) (model.Examples, model.Examples, error) {
+// loadSiteData loads, encodes and splits the site's rows, and returns the
+// raw values of the schema's protected attributes for the training and
+// held-out rows (for fairness audits and reweighing).
+func loadSiteData(o *ClientRunOptions) (model.Examples, model.Examples, [2]map[string][]string, error) {
+	var prot [2]map[string][]string
+	fail := func(err error) (model.Examples, model.Examples, [2]map[string][]string, error) {
+		return model.Examples{}, model.Examples{}, prot, err
+	}
 	t, err := loadTableFlags(o.Dataset, o.Data, o.Label, o.Positive, o.Schema)
 	if err != nil {
-		return model.Examples{}, model.Examples{}, err
+		return fail(err)
 	}
 	enc, err := dataset.NewEncoder(t)
 	if err != nil {
-		return model.Examples{}, model.Examples{}, err
+		return fail(err)
 	}
 	all, err := enc.Encode(t)
 	if err != nil {
-		return model.Examples{}, model.Examples{}, err
+		return fail(err)
 	}
 	rows := make([]int, all.N)
 	for i := range rows {
@@ -145,19 +154,33 @@ func loadSiteData(o *ClientRunOptions) (model.Examples, model.Examples, error) {
 	if o.Shard != "" {
 		var i, n int
 		if _, err := fmt.Sscanf(o.Shard, "%d/%d", &i, &n); err != nil || n < 1 || i < 1 || i > n {
-			return model.Examples{}, model.Examples{}, fmt.Errorf("--shard %q: want I/N with 1 ≤ I ≤ N, e.g. 2/3", o.Shard)
+			return fail(fmt.Errorf("--shard %q: want I/N with 1 ≤ I ≤ N, e.g. 2/3", o.Shard))
 		}
 		parts, err := dataset.IID(all.N, n, o.Seed)
 		if err != nil {
-			return model.Examples{}, model.Examples{}, fmt.Errorf("--shard: %w", err)
+			return fail(fmt.Errorf("--shard: %w", err))
 		}
 		rows = parts[i-1]
 	}
 	fit, ev, err := dataset.LocalSplit(rows, o.EvalFraction, o.Seed)
 	if err != nil {
-		return model.Examples{}, model.Examples{}, fmt.Errorf("--eval-fraction: %w", err)
+		return fail(fmt.Errorf("--eval-fraction: %w", err))
 	}
-	return all.Subset(fit), all.Subset(ev), nil
+	for i, rows := range [][]int{fit, ev} {
+		prot[i] = map[string][]string{}
+		for _, name := range t.ProtectedNames() {
+			col, err := t.Protected(name)
+			if err != nil {
+				return fail(err)
+			}
+			v := make([]string, len(rows))
+			for j, r := range rows {
+				v[j] = col[r]
+			}
+			prot[i][name] = v
+		}
+	}
+	return all.Subset(fit), all.Subset(ev), prot, nil
 }
 
 // parsePolicy parses --privacy-policy epsilon=E,delta=D.
