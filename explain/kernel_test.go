@@ -367,3 +367,87 @@ func TestKernelConcurrentExplain(t *testing.T) {
 		}
 	}
 }
+
+// subsetShapley is the Shapley value by its definition over subsets:
+// φ_i = Σ_{S ⊆ N∖{i}} |S|!(M−|S|−1)!/M! · (v(S ∪ {i}) − v(S)), with
+// v(S) the mean of f over the background with the features in S set to x.
+func subsetShapley(f explain.ValueFunc, x, bg []float64) []float64 {
+	m := len(x)
+	fact := func(n int) float64 {
+		r := 1.0
+		for k := 2; k <= n; k++ {
+			r *= float64(k)
+		}
+		return r
+	}
+	phi := make([]float64, m)
+	for i := range m {
+		for mask := 0; mask < 1<<m; mask++ {
+			if mask&(1<<i) != 0 {
+				continue
+			}
+			in := make([]bool, m)
+			size := 0
+			for j := range m {
+				if mask&(1<<j) != 0 {
+					in[j] = true
+					size++
+				}
+			}
+			without := coalitionValue(f, x, bg, in)
+			in[i] = true
+			with := coalitionValue(f, x, bg, in)
+			phi[i] += fact(size) * fact(m-size-1) / fact(m) * (with - without)
+		}
+	}
+	return phi
+}
+
+// TestKernelExactMLP8 is issue 5's acceptance check: on a non-linear MLP
+// with 8 features, enumerated KernelSHAP equals the Shapley values from the
+// subset definition to 1e-9, and the attributions sum to
+// f(x) − E[f(background)] to 1e-9.
+func TestKernelExactMLP8(t *testing.T) {
+	const m, nbg = 8, 10
+	rng := newRNG(88)
+	mlp, err := model.New(model.Spec{Name: model.MLP, Features: m, Classes: 2, Hidden: []int{12, 6}, Activation: model.Tanh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := mlp.Init(rng)
+	for i := range params {
+		params[i] += 0.7 * rng.NormFloat64()
+	}
+	f, err := explain.ProbaFunc(mlp, params, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := randRows(rng, nbg, m)
+	k, err := explain.NewKernel(f, bg, m, explain.DefaultKernelConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for trial := range 3 {
+		x := randRows(rng, 1, m)
+		e, err := k.Explain(x, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.Exact {
+			t.Fatalf("trial %d: 8 features were not explained exactly", trial)
+		}
+		want := subsetShapley(f, x, bg)
+		assertClose(t, fmt.Sprintf("trial %d φ", trial), e.Phi, want, 1e-9)
+		mean := 0.0
+		for b := range nbg {
+			mean += f(bg[b*m : (b+1)*m])
+		}
+		if got, w := sum(e.Phi), f(x)-mean/nbg; math.Abs(got-w) > 1e-9 {
+			t.Errorf("trial %d: Σφ = %.12g, want f(x) − E[f(bg)] = %.12g", trial, got, w)
+		}
+		// Not a degenerate game in which every feature gets the same share.
+		if spread := sum(want) - (want[0] * m); math.Abs(spread) < 1e-6 {
+			t.Errorf("trial %d: attributions look degenerate: %v", trial, want)
+		}
+	}
+}
