@@ -58,6 +58,9 @@ type RoundReport struct {
 	Selected int
 	Metrics  map[string]float64
 	Duration time.Duration
+	// EvalSeconds is the wall time of the round's evaluate phase (with the
+	// fairness audit when it is on), from dispatch to decoded metrics.
+	EvalSeconds float64
 }
 
 // RunResult is what Run returns when the run ends normally.
@@ -439,7 +442,9 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 		for k, v := range e.spent(ctx, ar) {
 			metrics[k] = v
 		}
+		evalBegan := e.o.Now()
 		evalMetrics, err := e.evaluate(ctx, ar, r)
+		evalSeconds := e.o.Now().Sub(evalBegan).Seconds()
 		if err != nil {
 			if ctx.Err() != nil {
 				return RoundReport{}, err
@@ -461,7 +466,7 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 			}
 		}
 		return RoundReport{Round: r, Attempt: attempt, Accepted: accepted, Selected: len(rec.Participants),
-			Metrics: metrics, Duration: e.o.Now().Sub(began)}, nil
+			Metrics: metrics, Duration: e.o.Now().Sub(began), EvalSeconds: evalSeconds}, nil
 	}
 	return RoundReport{}, fmt.Errorf("coordinator: round %d failed after %d attempts: %w", r, ar.cfg.MaxRetries+1, lastErr)
 }

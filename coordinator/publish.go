@@ -39,7 +39,9 @@ type Publication struct {
 	Proxies []ProxyReport `json:"proxies,omitempty"`
 	// ReweighWeights are the weights w(g, y) training used (mode reweigh).
 	ReweighWeights map[string][2]float64 `json:"reweigh_weights,omitempty"`
-	CreatedAt      time.Time             `json:"created_at"`
+	// AuditSeconds is the wall time of the publication audit phase.
+	AuditSeconds float64   `json:"audit_seconds"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // ProxyReport is one feature's correlation with one protected group.
@@ -81,7 +83,9 @@ func (e *Engine) publish(ctx context.Context, ar *activeRun, res RunResult) (Pub
 	ev := gate.Evidence{Metrics: pub.Metrics}
 	var auditErr error
 	if cfg.fairSpec() != nil || cfg.ExplainRows > 0 {
+		began := e.o.Now()
 		out, err := e.evaluatePhase(ctx, ar, res.RoundsCompleted, auditAttempt, cfg.ExplainRows)
+		pub.AuditSeconds = e.o.Now().Sub(began).Seconds()
 		if err != nil {
 			if ctx.Err() != nil {
 				return pub, err

@@ -18,10 +18,11 @@ const (
 	Memory = "memory"
 	Secure = "secure"
 	Shap   = "shap"
+	Audit  = "audit"
 )
 
 // Measurements lists every measurement in the order Run performs them.
-var Measurements = []string{Sim, GRPC, Memory, Secure, Shap}
+var Measurements = []string{Sim, GRPC, Memory, Secure, Shap, Audit}
 
 // Config selects and sizes the measurements. Start from DefaultConfig or
 // QuickConfig.
@@ -32,6 +33,7 @@ type Config struct {
 	Memory MemoryConfig
 	Secure SecureConfig
 	Shap   ShapConfig
+	Audit  AuditConfig
 	// Only restricts Run to these measurements (nil: all).
 	Only []string
 	// Progress receives one line per step (nil: discarded).
@@ -52,6 +54,7 @@ func DefaultConfig(launch Launcher) Config {
 		Secure: SecureConfig{Sites: 10, Threshold: 6, Params: 1_000_000, Rounds: 1},
 		Shap: ShapConfig{Dataset: "hmda", Features: 14, Hidden: 16, Background: 100, Rows: 8, Repeats: 4,
 			Samples: 2048, Batches: 16, Seed: 1},
+		Audit: AuditConfig{Dataset: "hmda", Protected: []string{"afam", "single"}, Clients: 10, Rounds: 6, Explain: 100, Seed: 1},
 	}
 }
 
@@ -67,6 +70,7 @@ func QuickConfig(launch Launcher) Config {
 		Secure: SecureConfig{Sites: 4, Threshold: 3, Params: 100_000, Rounds: 1},
 		Shap: ShapConfig{Dataset: "hmda", Features: 14, Hidden: 16, Background: 20, Rows: 2, Repeats: 2,
 			Samples: 2048, Batches: 16, Seed: 1},
+		Audit: AuditConfig{Dataset: "hmda", Protected: []string{"afam"}, Clients: 4, Rounds: 3, Explain: 20, Seed: 1},
 	}
 }
 
@@ -93,6 +97,9 @@ func (c Config) Validate() error {
 	if c.runs(Shap) {
 		errs = append(errs, c.Shap.validate())
 	}
+	if c.runs(Audit) {
+		errs = append(errs, c.Audit.validate())
+	}
 	return errors.Join(errs...)
 }
 
@@ -111,6 +118,7 @@ type Report struct {
 	Memory     *MemoryResult `json:"memory,omitempty"`
 	Secure     *SecureResult `json:"secure,omitempty"`
 	Shap       *ShapResult   `json:"shap,omitempty"`
+	Audit      *AuditResult  `json:"audit,omitempty"`
 	Seconds    float64       `json:"seconds"`
 }
 
@@ -180,6 +188,20 @@ func Run(ctx context.Context, c Config) (Report, error) {
 		logf("shap: exact %.2f expl/s, sampled %.1f expl/s; sampled error %.1f%% of mean |φ| (max %.1f%%)",
 			r.ExactPerSec, r.SampledPerSec, 100*r.RelMeanError, 100*r.RelMaxError)
 		rep.Shap = &r
+	}
+	if c.runs(Audit) {
+		a := c.Audit
+		logf("audit: %s, %d sites, %d rounds, protected %v: evaluate phases without and with the federated fairness audit, plaintext and threshold HE",
+			a.Dataset, a.Clients, a.Rounds, a.Protected)
+		r, err := MeasureAudit(ctx, a)
+		if err != nil {
+			return rep, err
+		}
+		for _, row := range r.Rows {
+			logf("audit: secure=%s: audit evaluate %.1f ms vs plain %.1f ms (%.2f×); publication audit with explanations %.1f ms (%.2f×)",
+				row.Secure, 1e3*row.AuditEvalSeconds, 1e3*row.PlainEvalSeconds, row.Ratio, 1e3*row.PublicationSeconds, row.PublicationRatio)
+		}
+		rep.Audit = &r
 	}
 	rep.Seconds = time.Since(began).Seconds()
 	return rep, nil

@@ -50,9 +50,9 @@ func TestQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, g, m, sec, sh := rep.Sim, rep.GRPC, rep.Memory, rep.Secure, rep.Shap
-	if s == nil || g == nil || m == nil || sec == nil || sh == nil {
-		t.Fatalf("Run(QuickConfig) = %+v; want all five measurements", rep)
+	s, g, m, sec, sh, au := rep.Sim, rep.GRPC, rep.Memory, rep.Secure, rep.Shap, rep.Audit
+	if s == nil || g == nil || m == nil || sec == nil || sh == nil || au == nil {
+		t.Fatalf("Run(QuickConfig) = %+v; want all six measurements", rep)
 	}
 	// Every fit result of every measured round is accepted: the instant and
 	// the model trainers never fail.
@@ -81,6 +81,28 @@ func TestQuick(t *testing.T) {
 	}
 	checkSecure(t, sec)
 	checkShap(t, sh, cfg.Shap)
+	checkAudit(t, au)
+}
+
+// checkAudit asserts what holds for every audit result: one row per
+// transport, positive times, ratios that are the quotients, and the layout
+// size of the quick config's one two-level attribute (2 cells × 34 values).
+func checkAudit(t *testing.T, a *bench.AuditResult) {
+	t.Helper()
+	if len(a.Rows) != 2 || a.Rows[0].Secure != "none" || a.Rows[1].Secure != "he" {
+		t.Fatalf("audit rows = %+v; want none and he", a.Rows)
+	}
+	if a.Groups != 2 || a.AuditValues != 2*(4+3*10) {
+		t.Errorf("audit: %d cells, %d values; want 2 cells of 34 values", a.Groups, a.AuditValues)
+	}
+	for _, r := range a.Rows {
+		if !(r.PlainEvalSeconds > 0 && r.AuditEvalSeconds > 0 && r.PublicationSeconds > 0) {
+			t.Errorf("audit %s: non-positive times %+v", r.Secure, r)
+		}
+		if math.Abs(r.Ratio-r.AuditEvalSeconds/r.PlainEvalSeconds) > 1e-12*r.Ratio {
+			t.Errorf("audit %s: ratio %v is not audit/plain", r.Secure, r.Ratio)
+		}
+	}
 }
 
 // checkShap asserts what holds for every shap result, whatever the sizes.

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -10,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cohortfl/cohort/client"
+	"github.com/cohortfl/cohort/coordinator"
+	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/dataset"
 	"github.com/cohortfl/cohort/model"
 )
@@ -27,6 +31,7 @@ type ExplainOptions struct {
 	AdverseIsNegative  bool
 	Output             string
 	BackgroundRowLimit int
+	AllowUnpublished   bool
 }
 
 func newCmdExplain(ios *IO) *cobra.Command {
@@ -56,6 +61,7 @@ file's own rows. Prints each row's score and its top reason codes.`,
 	f.BoolVar(&o.AdverseIsNegative, "adverse-negative", false, "the adverse outcome is class 0 (default: class 1, e.g. hmda deny=yes)")
 	f.IntVar(&o.BackgroundRowLimit, "background", 200, "background rows for KernelSHAP (non-linear models)")
 	f.StringVar(&o.Output, "output", "text", "text or json")
+	f.BoolVar(&o.AllowUnpublished, "allow-unpublished", false, "explain a model version the publish gate rejected")
 	return cmd
 }
 
@@ -79,6 +85,9 @@ func explainRun(o *ExplainOptions, run string) error {
 		if version, err = db.LastCommittedRound(ctx, run); err != nil {
 			return err
 		}
+	}
+	if err := checkPublished(ctx, db, run, version, o.AllowUnpublished, o.IO.Err); err != nil {
+		return err
 	}
 	mv, err := db.GetModel(ctx, run, version)
 	if err != nil {
@@ -154,4 +163,21 @@ func seqRows(n int) []int {
 		s[i] = i
 	}
 	return s
+}
+
+// checkPublished refuses a model version the publish gate rejected (unless
+// allowed), and notes a run that has no publication decision.
+func checkPublished(ctx context.Context, db *store.DB, run string, version int, allow bool, warn io.Writer) error {
+	pub, err := coordinator.LoadPublication(ctx, db, run)
+	switch {
+	case errors.Is(err, coordinator.ErrNoPublication):
+		fmt.Fprintf(warn, "note: run %q has no publication decision (still running, failed, or older than the gate); explaining version %d anyway\n", run, version)
+		return nil
+	case err != nil:
+		return err
+	case pub.Version == version && !pub.Published && !allow:
+		return fmt.Errorf("model version %d of run %q was not published: the gate rejected it (%s); pass --allow-unpublished to explain it anyway",
+			version, run, pub.Decision.Summary())
+	}
+	return nil
 }
