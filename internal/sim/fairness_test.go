@@ -1,8 +1,13 @@
 package sim
 
 import (
+	"context"
 	"math"
+	"path/filepath"
 	"testing"
+
+	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/privacy/ledger"
 
 	"github.com/cohortfl/cohort/dataset"
 	"github.com/cohortfl/cohort/fairness"
@@ -134,5 +139,45 @@ func TestReweighingBalancesWeightedLabels(t *testing.T) {
 		if got := wpos[g] / wall[g]; math.Abs(got-pos/all) > 1e-12 {
 			t.Errorf("weighted P(y=1 | %s) = %v, want P(y=1) = %v", g, got, pos/all)
 		}
+	}
+}
+
+// TestReweighCountNoiseIsLedgered: noisy reweighing counts leave a released
+// ledger row (party records, σ as configured) and the reported ε is the
+// Gaussian mechanism's RDP ε(α) = α/(2σ²) converted with Balle et al.
+// (2020): min over α of ε(α) + log(1 − 1/α) − (log δ + log α)/(α − 1),
+// computed here on a fine grid (the accountant's discrete orders can only
+// give a slightly larger value).
+func TestReweighCountNoiseIsLedgered(t *testing.T) {
+	c := DefaultConfig()
+	c.Protected, c.Fairness, c.Rounds, c.ExplainRows, c.CountNoise = []string{"afam"}, "reweigh", 1, 0, 2
+	dbPath := filepath.Join(t.TempDir(), "c.db")
+	r, err := Run(context.Background(), c, Options{DBPath: dbPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := ledger.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := l.Entries(context.Background(), r.RunID, "records")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Purpose != "reweigh_counts" || rows[0].Sigma != 2 || rows[0].Q != 1 || rows[0].Steps != 1 || rows[0].Status != ledger.Released {
+		t.Fatalf("ledger rows %+v, want one released reweigh_counts row with σ=2", rows)
+	}
+	best := math.Inf(1)
+	for a := 1.01; a < 200; a += 0.01 {
+		best = math.Min(best, a/(2*4)+math.Log(1-1/a)-(math.Log(1e-5)+math.Log(a))/(a-1))
+	}
+	eps := r.Publication.Epsilon["reweigh_counts"]
+	if !(eps >= best-1e-9 && eps <= best*1.05) {
+		t.Errorf("ε(reweigh counts) = %v, want within [%v, %v]", eps, best, best*1.05)
 	}
 }

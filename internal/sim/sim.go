@@ -111,7 +111,7 @@ func Run(ctx context.Context, c Config, o Options) (Result, error) {
 	if c.Fairness == "reweigh" {
 		// The same federation without mitigation, for the before/after figures.
 		c0 := c
-		c0.Fairness = "audit"
+		c0.Fairness, c0.CountNoise = "audit", 0
 		o0 := o
 		o0.DBPath, o0.OnRound = "", nil
 		before, err := federate(ctx, c0, p, o0, "")
