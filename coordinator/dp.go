@@ -9,6 +9,7 @@ import (
 	mrand "math/rand/v2"
 
 	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/model"
 	"github.com/cohortfl/cohort/privacy/accountant"
 	"github.com/cohortfl/cohort/privacy/ledger"
@@ -289,6 +290,9 @@ func (e *Engine) reserve(ctx context.Context, ar *activeRun, r, attempt int, sel
 		return err
 	}
 	st.ids = ids
+	for i, en := range entries {
+		e.noteLedger(en, ids[i])
+	}
 	return nil
 }
 
@@ -358,4 +362,11 @@ func (st *dpState) adaptClip(cd *ClientDP, centredCount float64) (used, next flo
 	used = st.clip
 	st.clip = used * math.Exp(-eta*(frac-gamma))
 	return used, st.clip
+}
+
+// noteLedger records a reserved ledger row in the audit log.
+func (e *Engine) noteLedger(en ledger.Entry, id int64) {
+	e.noteDetail(audit.KindLedgerEntry, en.RunID, en.Round, audit.ActorCoordinator, en.Party, map[string]any{
+		"ledger_id": id, "party": en.Party, "attempt": en.Attempt, "purpose": en.Purpose, "mechanism": en.Mechanism,
+		"q": en.Q, "sigma": en.Sigma, "steps": en.Steps})
 }

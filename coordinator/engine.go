@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/internal/secwire"
@@ -89,6 +90,10 @@ type Engine struct {
 
 	mu  sync.Mutex
 	cur *activeRun
+
+	audit   *audit.Log
+	amu     sync.Mutex
+	pending []audit.Event // audit events awaiting the next flush
 }
 
 type activeRun struct {
@@ -134,7 +139,11 @@ func NewEngine(o Options) (*Engine, error) {
 	if err := o.Store.Migrate(context.Background(), "coordinator", coordinatorMigrations); err != nil {
 		return nil, err
 	}
-	return &Engine{o: o, log: o.Logger}, nil
+	lg, err := audit.Open(context.Background(), o.Store, audit.WithClock(o.Now))
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{o: o, log: o.Logger, audit: lg}, nil
 }
 
 // Run drives the run described by cfg to its end. If the store already holds a
@@ -163,9 +172,15 @@ func (e *Engine) Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
 	switch {
 	case errors.Is(err, context.Canceled):
 		// The operator stopped the process: leave the run "running" so a restart resumes it.
+		_ = e.flushAudit(context.WithoutCancel(ctx))
 		return res, err
 	case err != nil:
 		st, msg = "failed", err.Error()
+	}
+	e.noteDetail(audit.KindRunFinished, ar.cfg.RunID, res.RoundsCompleted, audit.ActorCoordinator, ar.cfg.RunID,
+		map[string]any{"state": st, "reason": msg, "rounds_completed": res.RoundsCompleted})
+	if ferr := e.flushAudit(context.WithoutCancel(ctx)); ferr != nil {
+		err = errors.Join(err, ferr)
 	}
 	if serr := e.o.Store.SetRunState(context.WithoutCancel(ctx), ar.cfg.RunID, st, msg); serr != nil {
 		err = errors.Join(err, fmt.Errorf("coordinator: recording run state: %w", serr))
@@ -254,6 +269,16 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 		CreatedAt: now, UpdatedAt: now, RoundsTotal: cfg.Rounds},
 		store.ModelVersion{RunID: cfg.RunID, Version: 0, Round: 0, Params: ar.global, NumParams: len(ar.global), CreatedAt: now}); err != nil {
 		return nil, 0, fmt.Errorf("coordinator: creating run %q: %w", cfg.RunID, err)
+	}
+	fairMode := FairnessOff
+	if ar.cfg.fairSpec() != nil {
+		fairMode = ar.cfg.Fairness.Mode
+	}
+	e.noteDetail(audit.KindRunStarted, cfg.RunID, 0, audit.ActorCoordinator, cfg.RunID, map[string]any{
+		"config_sha256": hexDigest(sha256.Sum256(cfgJSON)), "rounds": cfg.Rounds, "secure": ar.cfg.Secure,
+		"dp": ar.cfg.DP != nil, "fairness": fairMode, "policy": ar.cfg.Policy != nil})
+	if err := e.flushAudit(ctx); err != nil {
+		return nil, 0, err
 	}
 	return ar, 1, nil
 }
@@ -412,6 +437,9 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 			e.o.Metrics.Rounds.WithLabelValues("fit", "failed").Inc()
 			e.log.Warn("round failed", "run", ar.cfg.RunID, "round", r, "attempt", attempt, "err", err)
 			rec.Status, rec.Reason, rec.EndedAt = "failed", err.Error(), e.o.Now()
+			e.noteDetail(audit.KindRoundFailed, ar.cfg.RunID, r, audit.ActorCoordinator, ar.cfg.RunID,
+				map[string]any{"attempt": attempt, "reason": err.Error()})
+			_ = e.flushAudit(context.WithoutCancel(ctx))
 			if serr := e.o.Store.RecordFailedRound(context.WithoutCancel(ctx), rec); serr != nil {
 				return RoundReport{}, errors.Join(err, fmt.Errorf("coordinator: recording failed round: %w", serr))
 			}

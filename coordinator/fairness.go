@@ -117,11 +117,13 @@ func (e *Engine) applyLabelCounts(ctx context.Context, ar *activeRun, v []float6
 		if err != nil {
 			return err
 		}
-		ids, err := lg.Reserve(ctx, acc, nil, ledger.Entry{RunID: ar.cfg.RunID, Party: recordsParty, Purpose: purposeReweigh,
-			Mechanism: ledger.SubsampledGaussian, Q: 1, Sigma: fc.CountNoiseStd, Steps: 1})
+		entry := ledger.Entry{RunID: ar.cfg.RunID, Party: recordsParty, Purpose: purposeReweigh,
+			Mechanism: ledger.SubsampledGaussian, Q: 1, Sigma: fc.CountNoiseStd, Steps: 1}
+		ids, err := lg.Reserve(ctx, acc, nil, entry)
 		if err != nil {
 			return fmt.Errorf("coordinator: recording the reweighing count release: %w", err)
 		}
+		e.noteLedger(entry, ids[0])
 		for i := range v {
 			v[i] = math.Max(0, v[i]+fc.CountNoiseStd*e.o.Noise())
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/model"
@@ -202,6 +203,8 @@ func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (s
 	} else if selected, err = SelectCohort(available, cfg.FractionFit, cfg.MinClients, cfg.Seed, r, attempt); err != nil {
 		return rec, nil, 0, err
 	}
+	e.noteDetail(audit.KindRoundStarted, cfg.RunID, r, audit.ActorCoordinator, cfg.RunID,
+		map[string]any{"attempt": attempt, "selected": selected})
 	// The ledger row is written (and the budget checked) before any noisy
 	// value of this round exists.
 	if err := e.reserve(ctx, ar, r, attempt, selected); err != nil {

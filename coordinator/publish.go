@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/explain"
 	"github.com/cohortfl/cohort/fairness"
@@ -263,10 +265,25 @@ func (e *Engine) recordPublication(ctx context.Context, pub Publication) error {
 	if err != nil {
 		return fmt.Errorf("coordinator: encoding the publication decision: %w", err)
 	}
+	failing := []string{}
+	for _, c := range pub.Decision.Failures() {
+		failing = append(failing, c.Name)
+	}
+	e.noteDetail(audit.KindGateDecision, pub.RunID, pub.Version, audit.ActorCoordinator, fmt.Sprintf("model version %d", pub.Version),
+		map[string]any{"passed": pub.Decision.Passed, "summary": pub.Decision.Summary(), "failing": failing,
+			"record_sha256": hexDigest(sha256.Sum256(b))})
+	if pub.Published {
+		e.noteDetail(audit.KindModelPublished, pub.RunID, pub.Version, audit.ActorCoordinator, fmt.Sprintf("model version %d", pub.Version),
+			map[string]any{"version": pub.Version})
+	}
+	pending := e.takePending()
 	return e.o.Store.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO publications (run_id, version, published, record, created_at) VALUES (?, ?, ?, ?, ?)`,
 			pub.RunID, pub.Version, pub.Published, string(b), pub.CreatedAt.Format(time.RFC3339Nano))
-		return err
+		if err != nil {
+			return err
+		}
+		return e.flushAuditTx(ctx, tx, pending)
 	})
 }
 

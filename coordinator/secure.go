@@ -2,11 +2,14 @@ package coordinator
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 
+	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/internal/secwire"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
 	"github.com/cohortfl/cohort/secagg"
@@ -325,6 +328,8 @@ func (e *Engine) submitSecAgg(ar *activeRun, site string, payload []byte) error 
 			return fmt.Errorf("coordinator: decryption share from %q is for another aggregate", site)
 		}
 		s.shares[site] = d
+		e.noteDetail(audit.KindDecryptShareGiven, ar.cfg.RunID, ar.round.Number, site, site,
+			map[string]any{"aggregate_sha256": hex.EncodeToString(d.Aggregate[:])})
 	case PhaseStatistics, PhaseFit, PhaseEvaluate:
 		c, err := secwire.ContributionFromProto(m.GetContribution())
 		if err != nil {
@@ -347,6 +352,9 @@ func (e *Engine) submitSecAgg(ar *activeRun, site string, payload []byte) error 
 		if err := s.acc.Add(site, c, pub); err != nil {
 			return err
 		}
+		dg := c.Digest()
+		e.noteDetail(audit.KindUpdateReceived, ar.cfg.RunID, ar.round.Number, site, site, map[string]any{
+			"phase": ar.round.Phase.String(), "update_sha256": hexDigest(dg), "signature": base64.StdEncoding.EncodeToString(c.Signature)})
 	default:
 		return fmt.Errorf("coordinator: no sealed result expected in the %s phase", ar.round.Phase)
 	}

@@ -3,10 +3,12 @@ package coordinator
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/model"
@@ -39,8 +41,13 @@ func (e *Engine) commitRound(ctx context.Context, ar *activeRun, rec store.Round
 	if ar.dp != nil {
 		ids, ar.dp.ids = ar.dp.ids, nil
 	}
-	return e.o.Store.CommitRoundTx(ctx, rec, mv, func(tx *sql.Tx) error {
+	pending := e.takePending()
+	pending = append(pending, e.commitEvent(rec, mv))
+	err := e.o.Store.CommitRoundTx(ctx, rec, mv, func(tx *sql.Tx) error {
 		if err := ledger.ReleaseTx(ctx, tx, ids); err != nil {
+			return err
+		}
+		if err := e.flushAuditTx(ctx, tx, pending); err != nil {
 			return err
 		}
 		if state == nil {
@@ -49,6 +56,26 @@ func (e *Engine) commitRound(ctx context.Context, ar *activeRun, rec store.Round
 		_, err := tx.ExecContext(ctx, `INSERT INTO strategy_state (run_id, round, state) VALUES (?, ?, ?)`, rec.RunID, rec.Round, state)
 		return err
 	})
+	if err != nil {
+		e.amu.Lock()
+		e.pending = append(pending[:len(pending)-1], e.pending...) // not committed: keep them for the failure record
+		e.amu.Unlock()
+	}
+	return err
+}
+
+// commitEvent is the audit event of a committed round.
+func (e *Engine) commitEvent(rec store.RoundRecord, mv store.ModelVersion) audit.Event {
+	accepted := []string{}
+	for _, p := range rec.Participants {
+		if p.Status == "accepted" {
+			accepted = append(accepted, p.Client)
+		}
+	}
+	d, _ := json.Marshal(map[string]any{"attempt": rec.Attempt, "model_version": mv.Version,
+		"params_sha256": hexDigest(floatsDigest(mv.Params)), "accepted": accepted})
+	return audit.Event{Kind: audit.KindRoundCommitted, RunID: rec.RunID, Round: rec.Round, Actor: audit.ActorCoordinator,
+		Subject: fmt.Sprintf("model version %d", mv.Version), Detail: d}
 }
 
 // restoreStrategy loads the strategy state committed with round r.

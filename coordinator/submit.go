@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/model"
 )
@@ -104,6 +105,11 @@ func (e *Engine) AbortResult(site string, reason string) {
 	defer e.mu.Unlock()
 	if ar := e.cur; ar != nil && ar.round != nil {
 		ar.round.Reject(site, reason)
+		kind := audit.KindUpdateRejected
+		if ar.round.Phase == PhaseDecrypt {
+			kind = audit.KindDecryptShareRefused
+		}
+		e.noteDetail(kind, ar.cfg.RunID, ar.round.Number, site, site, map[string]any{"phase": ar.round.Phase.String(), "reason": reason})
 		ar.notify()
 	}
 }
@@ -148,6 +154,8 @@ func (e *Engine) SubmitFit(site string, res FitResult) error {
 	if err := ar.round.Accept(site, e.o.Now()); err != nil {
 		return err // cannot happen while we hold mu and the round is open; see Round.Accept
 	}
+	e.noteDetail(audit.KindUpdateReceived, ar.cfg.RunID, ar.round.Number, site, site, map[string]any{
+		"phase": "fit", "update_sha256": hexDigest(floatsDigest(res.Delta)), "examples": res.NumExamples})
 	if hasLoss {
 		ar.trainLoss += loss * float64(res.NumExamples)
 		ar.trainW += float64(res.NumExamples)
@@ -282,6 +290,7 @@ func (e *Engine) activeSlot(site string) (*activeRun, error) {
 
 func (e *Engine) reject(ar *activeRun, site string, err error) error {
 	ar.round.Reject(site, err.Error())
+	e.noteDetail(audit.KindUpdateRejected, ar.cfg.RunID, ar.round.Number, site, site, map[string]any{"phase": ar.round.Phase.String(), "reason": err.Error()})
 	e.o.Metrics.Results.WithLabelValues(ar.round.Phase.String(), "rejected").Inc()
 	e.log.Warn("result rejected", "site", site, "round", ar.round.Number, "phase", ar.round.Phase, "err", err)
 	ar.notify()

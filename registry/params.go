@@ -1,0 +1,61 @@
+package registry
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+)
+
+// EncodeParams returns the canonical encoding of a parameter vector: each
+// value as 8 little-endian bytes of its IEEE-754 bits, in order. It is the
+// encoding coordinator/store keeps, so a card's params_sha256 equals the
+// store's SHA256 of the same model version.
+func EncodeParams(p []float64) []byte {
+	b := make([]byte, 8*len(p))
+	for i, v := range p {
+		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(v))
+	}
+	return b
+}
+
+// DecodeParams is the inverse of EncodeParams. It fails with
+// ErrMalformedArtifact if len(b) is not a multiple of 8.
+func DecodeParams(b []byte) ([]float64, error) {
+	if len(b)%8 != 0 {
+		return nil, fmt.Errorf("%w: params encoding of %d bytes is not a multiple of 8", ErrMalformedArtifact, len(b))
+	}
+	p := make([]float64, len(b)/8)
+	for i := range p {
+		p[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+	}
+	return p, nil
+}
+
+// HashParams returns the SHA-256 of EncodeParams(p).
+func HashParams(p []float64) [32]byte {
+	return sha256.Sum256(EncodeParams(p))
+}
+
+// SetParams binds c to the parameter vector p: it sets ParamsSHA256 to the
+// hex SHA-256 of EncodeParams(p) and Model.NumParams to len(p).
+func (c *Card) SetParams(p []float64) {
+	h := HashParams(p)
+	c.ParamsSHA256 = hex.EncodeToString(h[:])
+	c.Model.NumParams = len(p)
+}
+
+// CheckParams reports, with an error wrapping ErrInvalidCard, whether p is
+// not the parameter vector c describes (length or hash). A site calls it
+// with the global model it holds before co-signing.
+func (c *Card) CheckParams(p []float64) error {
+	if len(p) != c.Model.NumParams {
+		return fmt.Errorf("%w: card has num_params %d, parameter vector has %d", ErrInvalidCard, c.Model.NumParams, len(p))
+	}
+	h := HashParams(p)
+	if got := hex.EncodeToString(h[:]); got != c.ParamsSHA256 {
+		return fmt.Errorf("%w: card has params_sha256 %s, parameter vector hashes to %s", ErrInvalidCard, c.ParamsSHA256, got)
+	}
+	return nil
+}
