@@ -97,6 +97,8 @@ func (x *Executor) Execute(ctx context.Context, t Task, params func() ([]float64
 				"site", x.name, "run", t.RunID, "round", t.Round, "err", err)
 		}
 		return Result{Sealed: b}, err
+	case cohortv1.TaskKind_TASK_KIND_COSIGN:
+		return x.cosign(t, params, blob)
 	case cohortv1.TaskKind_TASK_KIND_STATISTICS:
 		sp, ok := x.trainer.(StatisticsProvider)
 		if !ok {

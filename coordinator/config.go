@@ -25,9 +25,12 @@ type RunConfig struct {
 	RunID string `json:"run_id"`
 
 	// Model is the learner every site trains: "logreg", "softmax" or "mlp".
-	Model   string `json:"model"`
-	Hidden  []int  `json:"hidden,omitempty"`
-	Classes int    `json:"classes"`
+	Model string `json:"model"`
+	// ModelName names the model in the registry (default "cohort-" + Model);
+	// versions of one name form a lineage.
+	ModelName string `json:"model_name,omitempty"`
+	Hidden    []int  `json:"hidden,omitempty"`
+	Classes   int    `json:"classes"`
 	// Features is the model's input dimension. 0 means "learn it from the
 	// statistics phase" (the length of the sites' feature moments ÷ 3).
 	Features int `json:"features,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,7 @@ import (
 	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/model"
 	"github.com/cohortfl/cohort/privacy"
+	"github.com/cohortfl/cohort/registry"
 )
 
 // ErrNoActiveRun is returned to sites that submit when no run is in progress.
@@ -46,6 +48,11 @@ type Options struct {
 	// (simulations only). Otherwise it comes from crypto/rand, as privacy
 	// amplification by sampling requires.
 	ReproducibleSampling bool
+	// Signer, if set, signs every published model version (registry); Roots
+	// is then the consortium CA pool that site co-signatures must chain to.
+	// Without a Signer, decisions are recorded but no artifact is sealed.
+	Signer *registry.Signer
+	Roots  *x509.CertPool
 	// OnRound, if set, is called after each committed round (and its evaluation)
 	// with the round's record. It runs on the engine's goroutine and must be quick.
 	OnRound func(RoundReport)
@@ -111,9 +118,10 @@ type activeRun struct {
 	trainW    float64
 	wake      chan struct{}
 
-	sec   *secState         // secure aggregation (nil for secure=none)
-	dp    *dpState          // differential privacy (nil without DP)
-	blobs map[string][]byte // task payloads of the open phase, by name
+	sec    *secState         // secure aggregation (nil for secure=none)
+	dp     *dpState          // differential privacy (nil without DP)
+	cosign *cosignState      // publication: co-signatures being collected
+	blobs  map[string][]byte // task payloads of the open phase, by name
 }
 
 // NewEngine validates o and returns an Engine.

@@ -18,6 +18,7 @@ import (
 	"github.com/cohortfl/cohort/fairness"
 	"github.com/cohortfl/cohort/gate"
 	"github.com/cohortfl/cohort/internal/jsonx"
+	"github.com/cohortfl/cohort/registry"
 )
 
 // auditAttempt numbers the publication audit's evaluate phase, apart from
@@ -41,9 +42,21 @@ type Publication struct {
 	Proxies []ProxyReport `json:"proxies,omitempty"`
 	// ReweighWeights are the weights w(g, y) training used (mode reweigh).
 	ReweighWeights map[string][2]float64 `json:"reweigh_weights,omitempty"`
+	// Artifact describes the signed model artifact (nil when the model was
+	// not published or the coordinator has no signing key).
+	Artifact *ArtifactInfo `json:"artifact,omitempty"`
 	// AuditSeconds is the wall time of the publication audit phase.
 	AuditSeconds float64   `json:"audit_seconds"`
 	CreatedAt    time.Time `json:"created_at"`
+}
+
+// ArtifactInfo identifies a signed model version in the registry.
+type ArtifactInfo struct {
+	Name        string `json:"name"`
+	Version     string `json:"version"` // semantic version
+	VersionHash string `json:"version_hash"`
+	Suite       string `json:"suite"` // ed25519 or ed25519+ml-dsa-65
+	Sites       int    `json:"cosigned_by"`
 }
 
 // ProxyReport is one feature's correlation with one protected group.
@@ -151,7 +164,30 @@ func (e *Engine) publish(ctx context.Context, ar *activeRun, res RunResult) (Pub
 			Threshold: math.NaN(), Detail: "the candidate could not be audited: " + auditErr.Error()})
 	}
 	pub.Published = pub.Decision.Passed
-	if err := e.recordPublication(context.WithoutCancel(ctx), pub); err != nil {
+	e.noteGate(pub)
+	var art *registry.Artifact
+	if pub.Published && e.o.Signer != nil {
+		// The decision is in the log before the card records the log's head.
+		if err := e.flushAudit(ctx); err != nil {
+			return pub, err
+		}
+		a, err := e.sign(ctx, ar, res, &pub)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return pub, err
+		case err != nil:
+			pub.Published, pub.Decision.Passed = false, false
+			pub.Decision.Checks = append(pub.Decision.Checks, gate.Check{Name: "registry.sign", Value: math.NaN(),
+				Threshold: math.NaN(), Detail: "the model could not be signed and co-signed: " + err.Error()})
+			e.noteGate(pub)
+		default:
+			art = a
+			vh := a.VersionHash()
+			pub.Artifact = &ArtifactInfo{Name: a.Card().Name, Version: a.Card().Version.String(), VersionHash: hexDigest(vh),
+				Suite: a.Suite(), Sites: len(a.CoSignatures())}
+		}
+	}
+	if err := e.recordPublication(context.WithoutCancel(ctx), pub, art); err != nil {
 		return pub, err
 	}
 	if pub.Published {
@@ -260,21 +296,29 @@ func decodeExplanation(cfg RunConfig, v []float64) (*Importance, []ProxyReport, 
 	return imp, proxies, nil
 }
 
-func (e *Engine) recordPublication(ctx context.Context, pub Publication) error {
-	b, err := json.Marshal(pub)
-	if err != nil {
-		return fmt.Errorf("coordinator: encoding the publication decision: %w", err)
-	}
+// noteGate records a gate decision in the audit log.
+func (e *Engine) noteGate(pub Publication) {
 	failing := []string{}
 	for _, c := range pub.Decision.Failures() {
 		failing = append(failing, c.Name)
 	}
 	e.noteDetail(audit.KindGateDecision, pub.RunID, pub.Version, audit.ActorCoordinator, fmt.Sprintf("model version %d", pub.Version),
-		map[string]any{"passed": pub.Decision.Passed, "summary": pub.Decision.Summary(), "failing": failing,
-			"record_sha256": hexDigest(sha256.Sum256(b))})
+		map[string]any{"passed": pub.Decision.Passed, "summary": pub.Decision.Summary(), "failing": failing})
+}
+
+// recordPublication stores the decision, the signed artifact (if any) and
+// the publication's audit events in one transaction.
+func (e *Engine) recordPublication(ctx context.Context, pub Publication, art *registry.Artifact) error {
+	b, err := json.Marshal(pub)
+	if err != nil {
+		return fmt.Errorf("coordinator: encoding the publication decision: %w", err)
+	}
 	if pub.Published {
-		e.noteDetail(audit.KindModelPublished, pub.RunID, pub.Version, audit.ActorCoordinator, fmt.Sprintf("model version %d", pub.Version),
-			map[string]any{"version": pub.Version})
+		d := map[string]any{"version": pub.Version, "record_sha256": hexDigest(sha256.Sum256(b))}
+		if a := pub.Artifact; a != nil {
+			d["name"], d["semver"], d["version_hash"], d["cosigned_by"] = a.Name, a.Version, a.VersionHash, a.Sites
+		}
+		e.noteDetail(audit.KindModelPublished, pub.RunID, pub.Version, audit.ActorCoordinator, fmt.Sprintf("model version %d", pub.Version), d)
 	}
 	pending := e.takePending()
 	return e.o.Store.Tx(ctx, func(tx *sql.Tx) error {
@@ -282,6 +326,11 @@ func (e *Engine) recordPublication(ctx context.Context, pub Publication) error {
 			pub.RunID, pub.Version, pub.Published, string(b), pub.CreatedAt.Format(time.RFC3339Nano))
 		if err != nil {
 			return err
+		}
+		if art != nil {
+			if err := storeArtifactTx(ctx, tx, pub.RunID, pub.Version, art); err != nil {
+				return err
+			}
 		}
 		return e.flushAuditTx(ctx, tx, pending)
 	})

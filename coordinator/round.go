@@ -33,6 +33,8 @@ const (
 	PhaseKeygenShares
 	PhaseKeygenFinish
 	PhaseDecrypt
+	// Publication: participating sites co-sign the model version.
+	PhaseCosign
 )
 
 func (p Phase) String() string {
@@ -51,6 +53,8 @@ func (p Phase) String() string {
 		return "keygen-finish"
 	case PhaseDecrypt:
 		return "decrypt"
+	case PhaseCosign:
+		return "cosign"
 	}
 	return fmt.Sprintf("phase(%d)", int(p))
 }

@@ -274,6 +274,9 @@ func (e *Engine) decryptSum(ctx context.Context, ar *activeRun, r, attempt int) 
 
 // submitSecAgg handles a sealed result or key-ceremony message. Called with e.mu held.
 func (e *Engine) submitSecAgg(ar *activeRun, site string, payload []byte) error {
+	if ar.round.Phase == PhaseCosign {
+		return e.submitCosign(ar, site, payload)
+	}
 	s := ar.sec
 	if s == nil {
 		return fmt.Errorf("coordinator: run %q does not use secure aggregation", ar.cfg.RunID)

@@ -112,6 +112,7 @@ func (p Phase) Kind() cohortv1.TaskKind {
 		PhaseKeygenShares:   cohortv1.TaskKind_TASK_KIND_KEYGEN_SHARES,
 		PhaseKeygenFinish:   cohortv1.TaskKind_TASK_KIND_KEYGEN_FINISH,
 		PhaseDecrypt:        cohortv1.TaskKind_TASK_KIND_DECRYPT,
+		PhaseCosign:         cohortv1.TaskKind_TASK_KIND_COSIGN,
 	}[p]
 }
 

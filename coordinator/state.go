@@ -24,7 +24,7 @@ var coordinatorMigrations = []store.Migration{{
 		state  BLOB NOT NULL,
 		PRIMARY KEY (run_id, round)
 	) STRICT`,
-}, publicationMigration}
+}, publicationMigration, artifactMigration}
 
 // commitRound commits the round, its model version and, in the same
 // transaction, the strategy's server-optimiser state, so a crash can never

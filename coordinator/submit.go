@@ -50,7 +50,7 @@ func (e *Engine) BeginResult(site string, u Upload) (Expect, error) {
 		e.o.Metrics.Results.WithLabelValues(ar.round.Phase.String(), "rejected").Inc()
 		return Expect{}, err
 	}
-	if ar.secure() {
+	if ar.secure() || ar.round.Phase == PhaseCosign {
 		return Expect{Sealed: true}, nil
 	}
 	switch ar.round.Phase {

@@ -97,3 +97,52 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 		t.Errorf("audit log --kind gate_decision --output json:\n%s", js)
 	}
 }
+
+// TestModelsVerifyDetectsByteFlips: `cohort models verify` accepts the
+// artifact a real simulation signed and co-signed, and rejects it (exit 1)
+// after any one byte of the file is flipped — in the card, the signatures,
+// the certificates or the parameters.
+func TestModelsVerifyDetectsByteFlips(t *testing.T) {
+	skipShort(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "sim")
+	mustCLI(t, "simulate", "--rounds", "2", "--out", out)
+	art := filepath.Join(out, "model.cohort.json")
+	trust := []string{"--ca", filepath.Join(out, "ca.pem"), "--coordinator-key", filepath.Join(out, "coordinator-signing.pub")}
+	if got := mustCLI(t, append([]string{"models", "verify", art}, trust...)...); !strings.Contains(got, "verified") {
+		t.Fatalf("untouched artifact: %s", got)
+	}
+	orig, err := os.ReadFile(art)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(orig)
+	positions := map[string]int{"start": 0, "end": len(orig) - 2}
+	for _, anchor := range []string{`"params_sha256"`, `"sites"`, `"ed25519_signature"`, `"certificate"`, `"params":`, `"metrics"`} {
+		i := strings.Index(text, anchor)
+		if i < 0 {
+			t.Fatalf("artifact has no %s", anchor)
+		}
+		positions[anchor] = i + len(anchor) + 5
+	}
+	for name, pos := range positions {
+		b := append([]byte(nil), orig...)
+		b[pos] ^= 0x01
+		f := filepath.Join(dir, "flipped.json")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, code := runCLI(t, 30*time.Second, append([]string{"models", "verify", f}, trust...)...)
+		if code != 1 || !strings.Contains(stderr, "fails verification") {
+			t.Errorf("flip at %s (byte %d): exit %d, want 1\n%s%s", name, pos, code, stdout, stderr)
+		}
+	}
+	// A key the auditor does not trust fails too.
+	other := filepath.Join(dir, "other")
+	mustCLI(t, "simulate", "--rounds", "1", "--out", other)
+	_, stderr, code := runCLI(t, 30*time.Second, "models", "verify", art, "--ca", filepath.Join(out, "ca.pem"),
+		"--coordinator-key", filepath.Join(other, "coordinator-signing.pub"))
+	if code != 1 || !strings.Contains(stderr, "coordinator") {
+		t.Errorf("untrusted coordinator key: exit %d\n%s", code, stderr)
+	}
+}

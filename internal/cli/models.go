@@ -41,6 +41,7 @@ func newCmdModels(ios *IO) *cobra.Command {
 	}
 	export.Flags().StringVar(&o.Out, "out", "", "file to write (default stdout)")
 	cmd.AddCommand(list, show, export)
+	addRegistryCommands(cmd, o)
 	return cmd
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/cohortfl/cohort/gate"
 	"github.com/cohortfl/cohort/internal/jsonx"
 	"github.com/cohortfl/cohort/internal/sim"
+	"github.com/cohortfl/cohort/registry"
 )
 
 // applyFairnessFlags moves the fairness flags into the simulation config.
@@ -101,4 +104,26 @@ func printPublication(w io.Writer, pub *coordinator.Publication) {
 		state = "NOT published"
 	}
 	fmt.Fprintf(w, "gate: model version %d %s — %s\n", pub.Version, state, pub.Decision.Summary())
+	if a := pub.Artifact; a != nil {
+		fmt.Fprintf(w, "registry: %s %s signed (%s), co-signed by %d sites, version hash %s\n", a.Name, a.Version, a.Suite, a.Sites, a.VersionHash[:16])
+	}
+}
+
+// writeSimArtifacts writes the coordinator's public signing key, the
+// simulation CA and the signed model into dir.
+func writeSimArtifacts(dir string, signer *registry.Signer, r sim.Result) error {
+	pub, err := signer.Public().MarshalPEM()
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{"coordinator-signing.pub": pub, "ca.pem": r.CAPEM}
+	if r.Artifact != nil {
+		files[registry.DefaultFileName] = r.Artifact
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
+	return nil
 }

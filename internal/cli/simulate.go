@@ -17,6 +17,7 @@ import (
 	"github.com/cohortfl/cohort/internal/progress"
 	"github.com/cohortfl/cohort/internal/runout"
 	"github.com/cohortfl/cohort/internal/sim"
+	"github.com/cohortfl/cohort/registry"
 )
 
 // SimulateOptions are the flags of `cohort simulate`.
@@ -144,9 +145,16 @@ func simulateRun(o *SimulateOptions) error {
 		dbPath = filepath.Join(o.Out, "cohort.db")
 		_ = os.Remove(dbPath) // each simulation starts a fresh state file
 	}
+	// An ephemeral coordinator key signs the published model; with --out
+	// its public half, the simulation CA and the artifact are written there
+	// so that `cohort models verify` can check them.
+	signer, err := registry.GenerateSigner(nil, false)
+	if err != nil {
+		return err
+	}
 	bar := progress.New(o.IO.Err, o.Config.Rounds, "rounds", true)
 	var rounds []runout.RoundMetrics
-	res, err := sim.Run(ctx, o.Config, sim.Options{DBPath: dbPath, Logger: log,
+	res, err := sim.Run(ctx, o.Config, sim.Options{DBPath: dbPath, Logger: log, Signer: signer,
 		OnRound: func(r coordinator.RoundReport) {
 			rounds = append(rounds, roundMetrics(r))
 			desc := fmt.Sprintf("round %d acc %.3f", r.Round, r.Metrics["eval_accuracy"])
@@ -176,6 +184,9 @@ func simulateRun(o *SimulateOptions) error {
 			return err
 		}
 		if err := f.Close(); err != nil {
+			return err
+		}
+		if err := writeSimArtifacts(o.Out, signer, res); err != nil {
 			return err
 		}
 	}
@@ -243,7 +254,7 @@ func printSimSummary(o *SimulateOptions, r sim.Result) error {
 		return err
 	}
 	if o.Out != "" {
-		fmt.Fprintf(o.IO.Out, "\nwrote %s/{metrics.csv,metrics.json,metrics.png,result.json,cohort.db}\n", o.Out)
+		fmt.Fprintf(o.IO.Out, "\nwrote %s/{metrics.csv,metrics.json,metrics.png,result.json,cohort.db,model.cohort.json,ca.pem,coordinator-signing.pub}\n", o.Out)
 	}
 	return nil
 }

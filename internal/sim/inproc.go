@@ -27,22 +27,23 @@ type inproc struct {
 	names  []string
 	execs  map[string]*client.Executor
 	sem    chan struct{}
+	roots  *x509.CertPool // the simulation CA, for site certificates and co-signatures
+	caPEM  []byte
+	sites  []coordinator.SiteStatus
 }
 
-func newInproc(ctx context.Context, sites []site, secure bool, seed uint64) (*inproc, error) {
+func newInproc(ctx context.Context, sites []site, seed uint64) (*inproc, error) {
 	d := &inproc{ctx: ctx, execs: map[string]*client.Executor{}, sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
-	var ca *pki.CA
-	var roots *x509.CertPool
-	if secure {
-		// Secure aggregation binds each site's keys to its certificate: issue
-		// in-memory certificates from a throwaway CA.
-		var err error
-		if ca, err = pki.NewCA("cohort-sim-ca", 24*time.Hour); err != nil {
-			return nil, err
-		}
-		roots = x509.NewCertPool()
-		roots.AddCert(ca.Certificate())
+	// Sites have in-memory certificates from a throwaway CA: secure
+	// aggregation binds each site's keys to its certificate, and sites
+	// co-sign published models with their certificate keys.
+	ca, err := pki.NewCA("cohort-sim-ca", 24*time.Hour)
+	if err != nil {
+		return nil, err
 	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Certificate())
+	d.roots, d.caPEM = roots, ca.CertPEM()
 	for _, s := range sites {
 		tr, err := client.NewModelTrainer(s.train, s.eval)
 		if err != nil {
@@ -56,13 +57,12 @@ func newInproc(ctx context.Context, sites []site, secure bool, seed uint64) (*in
 		// Reproducible DP noise in simulation; deployments draw from crypto/rand.
 		siteSeed := seed ^ uint64(len(d.names)+1)*0x9e3779b97f4a7c15
 		tr.Noise = model.NewSeededNoise(siteSeed)
-		var creds client.Credentials
-		if secure {
-			if creds, err = simCredentials(ca, s.name); err != nil {
-				return nil, err
-			}
-			creds.Roots = roots
+		creds, err := simCredentials(ca, s.name)
+		if err != nil {
+			return nil, err
 		}
+		creds.Roots = roots
+		d.sites = append(d.sites, coordinator.SiteStatus{Name: s.name, Connected: true, NumExamples: int64(s.train.N)})
 		d.execs[s.name] = client.NewExecutor(s.name, tr, creds)
 		d.execs[s.name].Noise = privacy.SeededNormal(siteSeed)
 		d.names = append(d.names, s.name)
@@ -93,6 +93,9 @@ func simCredentials(ca *pki.CA, name string) (client.Credentials, error) {
 }
 
 func (d *inproc) Connected() []string { return d.names }
+
+// Sites implements coordinator.SiteLister: every simulated site is connected.
+func (d *inproc) Sites() []coordinator.SiteStatus { return d.sites }
 
 func (d *inproc) Dispatch(name string, t coordinator.Task) error {
 	if t.Done {

@@ -17,6 +17,7 @@ import (
 	"github.com/cohortfl/cohort/dataset"
 	"github.com/cohortfl/cohort/model"
 	"github.com/cohortfl/cohort/privacy"
+	"github.com/cohortfl/cohort/registry"
 )
 
 // Scores are test-set metrics.
@@ -55,6 +56,10 @@ type Result struct {
 	// Publication is the gate's decision on the federated model, with its
 	// audit, global importance and proxy check.
 	Publication *coordinator.Publication `json:"publication,omitempty"`
+	// CAPEM is the simulation's consortium CA and Artifact the signed model
+	// file (model.cohort.json), when one was sealed.
+	CAPEM    []byte `json:"-"`
+	Artifact []byte `json:"-"`
 	// Unmitigated is the same federation without reweighing (--fairness
 	// reweigh only), scored on the same test set, and its gate decision.
 	Unmitigated            *Scores                  `json:"unmitigated,omitempty"`
@@ -70,6 +75,9 @@ type Options struct {
 	OnRound func(coordinator.RoundReport)
 	// RoundTimeout bounds each round (default 5 minutes).
 	RoundTimeout time.Duration
+	// Signer signs the published model (registry); nil publishes the
+	// decision without a signed artifact.
+	Signer *registry.Signer
 }
 
 // Run executes the simulation described by c.
@@ -102,7 +110,7 @@ func Run(ctx context.Context, c Config, o Options) (Result, error) {
 	}
 	res := Result{Settings: c, RunID: fed.rc.RunID, Epsilon: map[string]float64{}, Protected: p.protectedName, Sites: len(p.sites),
 		TrainRows: p.pooled.N, TestRows: p.test.N, Features: p.pooled.D, RoundsRun: fed.rounds, Federated: fedScores,
-		Centralized: base, Database: o.DBPath, Params: fed.params, Publication: fed.pub}
+		Centralized: base, Database: o.DBPath, Params: fed.params, Publication: fed.pub, CAPEM: fed.caPEM, Artifact: fed.art}
 	for _, k := range []string{"epsilon_client", "epsilon_record_max"} {
 		if v, ok := fed.last.Metrics[k]; ok {
 			res.Epsilon[strings.TrimPrefix(k, "epsilon_")] = v
@@ -113,7 +121,7 @@ func Run(ctx context.Context, c Config, o Options) (Result, error) {
 		c0 := c
 		c0.Fairness, c0.CountNoise = "audit", 0
 		o0 := o
-		o0.DBPath, o0.OnRound = "", nil
+		o0.DBPath, o0.OnRound, o0.Signer = "", nil, nil
 		before, err := federate(ctx, c0, p, o0, "")
 		if err != nil {
 			return Result{}, fmt.Errorf("simulate: unmitigated run for comparison: %w", err)
@@ -136,6 +144,8 @@ type federation struct {
 	pub    *coordinator.Publication
 	last   coordinator.RoundReport
 	rounds int
+	caPEM  []byte // the consortium CA the sites' certificates chain to
+	art    []byte // the signed model artifact, if one was sealed
 }
 
 // federate runs the federated part of a simulation on a fresh store at
@@ -165,12 +175,12 @@ func federate(ctx context.Context, c Config, p *prepared, o Options, dbPath stri
 	}
 	switch c.Transport {
 	case "inproc":
-		d, err := newInproc(ctx, p.sites, c.Secure == coordinator.SecureHE, c.Seed)
+		d, err := newInproc(ctx, p.sites, c.Seed)
 		if err != nil {
 			return f, err
 		}
 		eng, err := coordinator.NewEngine(coordinator.Options{Store: db, Dispatcher: d, Logger: o.Logger, OnRound: o.OnRound,
-			Noise: privacy.SeededNormal(c.Seed), ReproducibleSampling: true})
+			Noise: privacy.SeededNormal(c.Seed), ReproducibleSampling: true, Signer: o.Signer, Roots: d.roots})
 		if err != nil {
 			return f, err
 		}
@@ -179,7 +189,7 @@ func federate(ctx context.Context, c Config, p *prepared, o Options, dbPath stri
 		if err != nil {
 			return f, err
 		}
-		f.params, f.pub = res.Params, res.Publication
+		f.params, f.pub, f.caPEM = res.Params, res.Publication, d.caPEM
 	case "grpc":
 		if f.params, err = runGRPC(ctx, p, f.rc, db, o); err != nil {
 			return f, err
@@ -192,6 +202,13 @@ func federate(ctx context.Context, c Config, p *prepared, o Options, dbPath stri
 	}
 	if f.rounds, err = db.LastCommittedRound(ctx, f.rc.RunID); err != nil {
 		return f, err
+	}
+	arts, err := coordinator.LoadArtifacts(ctx, db, f.rc.RunID)
+	if err != nil {
+		return f, err
+	}
+	if len(arts) > 0 {
+		f.art = arts[len(arts)-1].Artifact
 	}
 	return f, nil
 }

@@ -49,6 +49,9 @@ const (
 	TaskKind_TASK_KIND_KEYGEN_FINISH TaskKind = 7
 	// Threshold decryption: given a decrypt request (blob), return a decryption share.
 	TaskKind_TASK_KIND_DECRYPT TaskKind = 8
+	// Publication: given a co-sign request (blob), check the model card and
+	// return this site's co-signature of the version hash.
+	TaskKind_TASK_KIND_COSIGN TaskKind = 9
 )
 
 // Enum value maps for TaskKind.
@@ -63,6 +66,7 @@ var (
 		6: "TASK_KIND_KEYGEN_SHARES",
 		7: "TASK_KIND_KEYGEN_FINISH",
 		8: "TASK_KIND_DECRYPT",
+		9: "TASK_KIND_COSIGN",
 	}
 	TaskKind_value = map[string]int32{
 		"TASK_KIND_UNSPECIFIED":     0,
@@ -74,6 +78,7 @@ var (
 		"TASK_KIND_KEYGEN_SHARES":   6,
 		"TASK_KIND_KEYGEN_FINISH":   7,
 		"TASK_KIND_DECRYPT":         8,
+		"TASK_KIND_COSIGN":          9,
 	}
 )
 
@@ -1909,6 +1914,8 @@ type SecAggMessage struct {
 	//	*SecAggMessage_DecryptionShare
 	//	*SecAggMessage_Contribution
 	//	*SecAggMessage_Ack
+	//	*SecAggMessage_CosignRequest
+	//	*SecAggMessage_Cosignature
 	Msg           isSecAggMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2023,6 +2030,24 @@ func (x *SecAggMessage) GetAck() *SecAggAck {
 	return nil
 }
 
+func (x *SecAggMessage) GetCosignRequest() *CoSignRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*SecAggMessage_CosignRequest); ok {
+			return x.CosignRequest
+		}
+	}
+	return nil
+}
+
+func (x *SecAggMessage) GetCosignature() *CoSignature {
+	if x != nil {
+		if x, ok := x.Msg.(*SecAggMessage_Cosignature); ok {
+			return x.Cosignature
+		}
+	}
+	return nil
+}
+
 type isSecAggMessage_Msg interface {
 	isSecAggMessage_Msg()
 }
@@ -2059,6 +2084,14 @@ type SecAggMessage_Ack struct {
 	Ack *SecAggAck `protobuf:"bytes,8,opt,name=ack,proto3,oneof"` // site → coordinator (finish)
 }
 
+type SecAggMessage_CosignRequest struct {
+	CosignRequest *CoSignRequest `protobuf:"bytes,9,opt,name=cosign_request,json=cosignRequest,proto3,oneof"` // coordinator → site (publication)
+}
+
+type SecAggMessage_Cosignature struct {
+	Cosignature *CoSignature `protobuf:"bytes,10,opt,name=cosignature,proto3,oneof"` // site → coordinator (publication)
+}
+
 func (*SecAggMessage_Identity) isSecAggMessage_Msg() {}
 
 func (*SecAggMessage_Roster) isSecAggMessage_Msg() {}
@@ -2075,6 +2108,125 @@ func (*SecAggMessage_Contribution) isSecAggMessage_Msg() {}
 
 func (*SecAggMessage_Ack) isSecAggMessage_Msg() {}
 
+func (*SecAggMessage_CosignRequest) isSecAggMessage_Msg() {}
+
+func (*SecAggMessage_Cosignature) isSecAggMessage_Msg() {}
+
+// CoSignRequest asks a participating site to co-sign a model version. The site
+// recomputes the version hash from the card and the parameters it downloads.
+type CoSignRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardJson      []byte                 `protobuf:"bytes,1,opt,name=card_json,json=cardJson,proto3" json:"card_json,omitempty"`          // the canonical model card (registry.Card)
+	VersionHash   []byte                 `protobuf:"bytes,2,opt,name=version_hash,json=versionHash,proto3" json:"version_hash,omitempty"` // SHA-256 version hash the site is asked to sign
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CoSignRequest) Reset() {
+	*x = CoSignRequest{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CoSignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CoSignRequest) ProtoMessage() {}
+
+func (x *CoSignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CoSignRequest.ProtoReflect.Descriptor instead.
+func (*CoSignRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CoSignRequest) GetCardJson() []byte {
+	if x != nil {
+		return x.CardJson
+	}
+	return nil
+}
+
+func (x *CoSignRequest) GetVersionHash() []byte {
+	if x != nil {
+		return x.VersionHash
+	}
+	return nil
+}
+
+// CoSignature is a site's signature of a version hash with its certificate key.
+type CoSignature struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VersionHash   []byte                 `protobuf:"bytes,1,opt,name=version_hash,json=versionHash,proto3" json:"version_hash,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`     // registry.CoSign
+	Certificate   []byte                 `protobuf:"bytes,3,opt,name=certificate,proto3" json:"certificate,omitempty"` // DER of the site's client certificate
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CoSignature) Reset() {
+	*x = CoSignature{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CoSignature) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CoSignature) ProtoMessage() {}
+
+func (x *CoSignature) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CoSignature.ProtoReflect.Descriptor instead.
+func (*CoSignature) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CoSignature) GetVersionHash() []byte {
+	if x != nil {
+		return x.VersionHash
+	}
+	return nil
+}
+
+func (x *CoSignature) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *CoSignature) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
 type SecAggSharesMsg struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	PublicKeyShare *SecAggPublicKeyShare  `protobuf:"bytes,1,opt,name=public_key_share,json=publicKeyShare,proto3" json:"public_key_share,omitempty"`
@@ -2085,7 +2237,7 @@ type SecAggSharesMsg struct {
 
 func (x *SecAggSharesMsg) Reset() {
 	*x = SecAggSharesMsg{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[27]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2097,7 +2249,7 @@ func (x *SecAggSharesMsg) String() string {
 func (*SecAggSharesMsg) ProtoMessage() {}
 
 func (x *SecAggSharesMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[27]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2110,7 +2262,7 @@ func (x *SecAggSharesMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggSharesMsg.ProtoReflect.Descriptor instead.
 func (*SecAggSharesMsg) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{27}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SecAggSharesMsg) GetPublicKeyShare() *SecAggPublicKeyShare {
@@ -2138,7 +2290,7 @@ type SecAggFinishMsg struct {
 
 func (x *SecAggFinishMsg) Reset() {
 	*x = SecAggFinishMsg{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[28]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2302,7 @@ func (x *SecAggFinishMsg) String() string {
 func (*SecAggFinishMsg) ProtoMessage() {}
 
 func (x *SecAggFinishMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[28]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2315,7 @@ func (x *SecAggFinishMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggFinishMsg.ProtoReflect.Descriptor instead.
 func (*SecAggFinishMsg) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{28}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SecAggFinishMsg) GetPublicKey() []byte {
@@ -2196,7 +2348,7 @@ type SecAggAck struct {
 
 func (x *SecAggAck) Reset() {
 	*x = SecAggAck{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[29]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2360,7 @@ func (x *SecAggAck) String() string {
 func (*SecAggAck) ProtoMessage() {}
 
 func (x *SecAggAck) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[29]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2373,7 @@ func (x *SecAggAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggAck.ProtoReflect.Descriptor instead.
 func (*SecAggAck) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{29}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SecAggAck) GetThresholdReady() bool {
@@ -2380,7 +2532,7 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\x04from\x18\x04 \x01(\tR\x04from\x12)\n" +
 	"\x10aggregate_digest\x18\x05 \x01(\fR\x0faggregateDigest\x12\x16\n" +
 	"\x06shares\x18\x06 \x03(\fR\x06shares\x12\x1c\n" +
-	"\tsignature\x18\a \x01(\fR\tsignature\"\xf8\x03\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\"\xf7\x04\n" +
 	"\rSecAggMessage\x127\n" +
 	"\bidentity\x18\x01 \x01(\v2\x19.cohort.v1.SecAggIdentityH\x00R\bidentity\x121\n" +
 	"\x06roster\x18\x02 \x01(\v2\x17.cohort.v1.SecAggRosterH\x00R\x06roster\x124\n" +
@@ -2389,8 +2541,18 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\x0fdecrypt_request\x18\x05 \x01(\v2\x1f.cohort.v1.SecAggDecryptRequestH\x00R\x0edecryptRequest\x12M\n" +
 	"\x10decryption_share\x18\x06 \x01(\v2 .cohort.v1.SecAggDecryptionShareH\x00R\x0fdecryptionShare\x12C\n" +
 	"\fcontribution\x18\a \x01(\v2\x1d.cohort.v1.SecAggContributionH\x00R\fcontribution\x12(\n" +
-	"\x03ack\x18\b \x01(\v2\x14.cohort.v1.SecAggAckH\x00R\x03ackB\x05\n" +
-	"\x03msg\"\x95\x01\n" +
+	"\x03ack\x18\b \x01(\v2\x14.cohort.v1.SecAggAckH\x00R\x03ack\x12A\n" +
+	"\x0ecosign_request\x18\t \x01(\v2\x18.cohort.v1.CoSignRequestH\x00R\rcosignRequest\x12:\n" +
+	"\vcosignature\x18\n" +
+	" \x01(\v2\x16.cohort.v1.CoSignatureH\x00R\vcosignatureB\x05\n" +
+	"\x03msg\"O\n" +
+	"\rCoSignRequest\x12\x1b\n" +
+	"\tcard_json\x18\x01 \x01(\fR\bcardJson\x12!\n" +
+	"\fversion_hash\x18\x02 \x01(\fR\vversionHash\"p\n" +
+	"\vCoSignature\x12!\n" +
+	"\fversion_hash\x18\x01 \x01(\fR\vversionHash\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\x12 \n" +
+	"\vcertificate\x18\x03 \x01(\fR\vcertificate\"\x95\x01\n" +
 	"\x0fSecAggSharesMsg\x12I\n" +
 	"\x10public_key_share\x18\x01 \x01(\v2\x1f.cohort.v1.SecAggPublicKeyShareR\x0epublicKeyShare\x127\n" +
 	"\tenvelopes\x18\x02 \x03(\v2\x19.cohort.v1.SecAggEnvelopeR\tenvelopes\"\xb6\x01\n" +
@@ -2400,7 +2562,7 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\x11public_key_shares\x18\x02 \x03(\v2\x1f.cohort.v1.SecAggPublicKeyShareR\x0fpublicKeyShares\x127\n" +
 	"\tenvelopes\x18\x03 \x03(\v2\x19.cohort.v1.SecAggEnvelopeR\tenvelopes\"4\n" +
 	"\tSecAggAck\x12'\n" +
-	"\x0fthreshold_ready\x18\x01 \x01(\bR\x0ethresholdReady*\xee\x01\n" +
+	"\x0fthreshold_ready\x18\x01 \x01(\bR\x0ethresholdReady*\x84\x02\n" +
 	"\bTaskKind\x12\x19\n" +
 	"\x15TASK_KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rTASK_KIND_FIT\x10\x01\x12\x16\n" +
@@ -2410,7 +2572,8 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\x19TASK_KIND_KEYGEN_REGISTER\x10\x05\x12\x1b\n" +
 	"\x17TASK_KIND_KEYGEN_SHARES\x10\x06\x12\x1b\n" +
 	"\x17TASK_KIND_KEYGEN_FINISH\x10\a\x12\x15\n" +
-	"\x11TASK_KIND_DECRYPT\x10\b2\x96\x03\n" +
+	"\x11TASK_KIND_DECRYPT\x10\b\x12\x14\n" +
+	"\x10TASK_KIND_COSIGN\x10\t2\x96\x03\n" +
 	"\vSiteService\x127\n" +
 	"\aConnect\x12\x19.cohort.v1.ConnectRequest\x1a\x0f.cohort.v1.Task0\x01\x12I\n" +
 	"\rDownloadModel\x12\x1f.cohort.v1.DownloadModelRequest\x1a\x15.cohort.v1.ModelChunk0\x01\x12>\n" +
@@ -2438,7 +2601,7 @@ func file_cohort_v1_cohort_proto_rawDescGZIP() []byte {
 }
 
 var file_cohort_v1_cohort_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cohort_v1_cohort_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_cohort_v1_cohort_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_cohort_v1_cohort_proto_goTypes = []any{
 	(TaskKind)(0),                 // 0: cohort.v1.TaskKind
 	(*ConnectRequest)(nil),        // 1: cohort.v1.ConnectRequest
@@ -2468,64 +2631,68 @@ var file_cohort_v1_cohort_proto_goTypes = []any{
 	(*SecAggDecryptRequest)(nil),  // 25: cohort.v1.SecAggDecryptRequest
 	(*SecAggDecryptionShare)(nil), // 26: cohort.v1.SecAggDecryptionShare
 	(*SecAggMessage)(nil),         // 27: cohort.v1.SecAggMessage
-	(*SecAggSharesMsg)(nil),       // 28: cohort.v1.SecAggSharesMsg
-	(*SecAggFinishMsg)(nil),       // 29: cohort.v1.SecAggFinishMsg
-	(*SecAggAck)(nil),             // 30: cohort.v1.SecAggAck
-	nil,                           // 31: cohort.v1.Task.ConfigEntry
-	nil,                           // 32: cohort.v1.UploadHeader.MetricsEntry
-	nil,                           // 33: cohort.v1.RunStatus.LastMetricsEntry
+	(*CoSignRequest)(nil),         // 28: cohort.v1.CoSignRequest
+	(*CoSignature)(nil),           // 29: cohort.v1.CoSignature
+	(*SecAggSharesMsg)(nil),       // 30: cohort.v1.SecAggSharesMsg
+	(*SecAggFinishMsg)(nil),       // 31: cohort.v1.SecAggFinishMsg
+	(*SecAggAck)(nil),             // 32: cohort.v1.SecAggAck
+	nil,                           // 33: cohort.v1.Task.ConfigEntry
+	nil,                           // 34: cohort.v1.UploadHeader.MetricsEntry
+	nil,                           // 35: cohort.v1.RunStatus.LastMetricsEntry
 }
 var file_cohort_v1_cohort_proto_depIdxs = []int32{
 	0,  // 0: cohort.v1.Task.kind:type_name -> cohort.v1.TaskKind
-	31, // 1: cohort.v1.Task.config:type_name -> cohort.v1.Task.ConfigEntry
-	32, // 2: cohort.v1.UploadHeader.metrics:type_name -> cohort.v1.UploadHeader.MetricsEntry
+	33, // 1: cohort.v1.Task.config:type_name -> cohort.v1.Task.ConfigEntry
+	34, // 2: cohort.v1.UploadHeader.metrics:type_name -> cohort.v1.UploadHeader.MetricsEntry
 	0,  // 3: cohort.v1.UploadHeader.kind:type_name -> cohort.v1.TaskKind
 	5,  // 4: cohort.v1.UploadChunk.header:type_name -> cohort.v1.UploadHeader
 	15, // 5: cohort.v1.ListRunsResponse.runs:type_name -> cohort.v1.RunStatus
-	33, // 6: cohort.v1.RunStatus.last_metrics:type_name -> cohort.v1.RunStatus.LastMetricsEntry
+	35, // 6: cohort.v1.RunStatus.last_metrics:type_name -> cohort.v1.RunStatus.LastMetricsEntry
 	17, // 7: cohort.v1.ListSitesResponse.sites:type_name -> cohort.v1.SiteInfo
 	19, // 8: cohort.v1.SecAggMember.identity:type_name -> cohort.v1.SecAggIdentity
 	20, // 9: cohort.v1.SecAggRoster.members:type_name -> cohort.v1.SecAggMember
 	24, // 10: cohort.v1.SecAggDecryptRequest.contributions:type_name -> cohort.v1.SecAggContribution
 	19, // 11: cohort.v1.SecAggMessage.identity:type_name -> cohort.v1.SecAggIdentity
 	21, // 12: cohort.v1.SecAggMessage.roster:type_name -> cohort.v1.SecAggRoster
-	28, // 13: cohort.v1.SecAggMessage.shares:type_name -> cohort.v1.SecAggSharesMsg
-	29, // 14: cohort.v1.SecAggMessage.finish:type_name -> cohort.v1.SecAggFinishMsg
+	30, // 13: cohort.v1.SecAggMessage.shares:type_name -> cohort.v1.SecAggSharesMsg
+	31, // 14: cohort.v1.SecAggMessage.finish:type_name -> cohort.v1.SecAggFinishMsg
 	25, // 15: cohort.v1.SecAggMessage.decrypt_request:type_name -> cohort.v1.SecAggDecryptRequest
 	26, // 16: cohort.v1.SecAggMessage.decryption_share:type_name -> cohort.v1.SecAggDecryptionShare
 	24, // 17: cohort.v1.SecAggMessage.contribution:type_name -> cohort.v1.SecAggContribution
-	30, // 18: cohort.v1.SecAggMessage.ack:type_name -> cohort.v1.SecAggAck
-	22, // 19: cohort.v1.SecAggSharesMsg.public_key_share:type_name -> cohort.v1.SecAggPublicKeyShare
-	23, // 20: cohort.v1.SecAggSharesMsg.envelopes:type_name -> cohort.v1.SecAggEnvelope
-	22, // 21: cohort.v1.SecAggFinishMsg.public_key_shares:type_name -> cohort.v1.SecAggPublicKeyShare
-	23, // 22: cohort.v1.SecAggFinishMsg.envelopes:type_name -> cohort.v1.SecAggEnvelope
-	1,  // 23: cohort.v1.SiteService.Connect:input_type -> cohort.v1.ConnectRequest
-	3,  // 24: cohort.v1.SiteService.DownloadModel:input_type -> cohort.v1.DownloadModelRequest
-	6,  // 25: cohort.v1.SiteService.UploadUpdate:input_type -> cohort.v1.UploadChunk
-	8,  // 26: cohort.v1.SiteService.SubmitEvaluation:input_type -> cohort.v1.EvaluationResult
-	6,  // 27: cohort.v1.SiteService.SubmitStatistics:input_type -> cohort.v1.UploadChunk
-	6,  // 28: cohort.v1.SiteService.SubmitSecAgg:input_type -> cohort.v1.UploadChunk
-	10, // 29: cohort.v1.AdminService.StartRun:input_type -> cohort.v1.StartRunRequest
-	11, // 30: cohort.v1.AdminService.GetRun:input_type -> cohort.v1.GetRunRequest
-	13, // 31: cohort.v1.AdminService.ListRuns:input_type -> cohort.v1.ListRunsRequest
-	12, // 32: cohort.v1.AdminService.StopRun:input_type -> cohort.v1.StopRunRequest
-	16, // 33: cohort.v1.AdminService.ListSites:input_type -> cohort.v1.ListSitesRequest
-	2,  // 34: cohort.v1.SiteService.Connect:output_type -> cohort.v1.Task
-	4,  // 35: cohort.v1.SiteService.DownloadModel:output_type -> cohort.v1.ModelChunk
-	7,  // 36: cohort.v1.SiteService.UploadUpdate:output_type -> cohort.v1.UploadAck
-	9,  // 37: cohort.v1.SiteService.SubmitEvaluation:output_type -> cohort.v1.Ack
-	7,  // 38: cohort.v1.SiteService.SubmitStatistics:output_type -> cohort.v1.UploadAck
-	7,  // 39: cohort.v1.SiteService.SubmitSecAgg:output_type -> cohort.v1.UploadAck
-	15, // 40: cohort.v1.AdminService.StartRun:output_type -> cohort.v1.RunStatus
-	15, // 41: cohort.v1.AdminService.GetRun:output_type -> cohort.v1.RunStatus
-	14, // 42: cohort.v1.AdminService.ListRuns:output_type -> cohort.v1.ListRunsResponse
-	15, // 43: cohort.v1.AdminService.StopRun:output_type -> cohort.v1.RunStatus
-	18, // 44: cohort.v1.AdminService.ListSites:output_type -> cohort.v1.ListSitesResponse
-	34, // [34:45] is the sub-list for method output_type
-	23, // [23:34] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	32, // 18: cohort.v1.SecAggMessage.ack:type_name -> cohort.v1.SecAggAck
+	28, // 19: cohort.v1.SecAggMessage.cosign_request:type_name -> cohort.v1.CoSignRequest
+	29, // 20: cohort.v1.SecAggMessage.cosignature:type_name -> cohort.v1.CoSignature
+	22, // 21: cohort.v1.SecAggSharesMsg.public_key_share:type_name -> cohort.v1.SecAggPublicKeyShare
+	23, // 22: cohort.v1.SecAggSharesMsg.envelopes:type_name -> cohort.v1.SecAggEnvelope
+	22, // 23: cohort.v1.SecAggFinishMsg.public_key_shares:type_name -> cohort.v1.SecAggPublicKeyShare
+	23, // 24: cohort.v1.SecAggFinishMsg.envelopes:type_name -> cohort.v1.SecAggEnvelope
+	1,  // 25: cohort.v1.SiteService.Connect:input_type -> cohort.v1.ConnectRequest
+	3,  // 26: cohort.v1.SiteService.DownloadModel:input_type -> cohort.v1.DownloadModelRequest
+	6,  // 27: cohort.v1.SiteService.UploadUpdate:input_type -> cohort.v1.UploadChunk
+	8,  // 28: cohort.v1.SiteService.SubmitEvaluation:input_type -> cohort.v1.EvaluationResult
+	6,  // 29: cohort.v1.SiteService.SubmitStatistics:input_type -> cohort.v1.UploadChunk
+	6,  // 30: cohort.v1.SiteService.SubmitSecAgg:input_type -> cohort.v1.UploadChunk
+	10, // 31: cohort.v1.AdminService.StartRun:input_type -> cohort.v1.StartRunRequest
+	11, // 32: cohort.v1.AdminService.GetRun:input_type -> cohort.v1.GetRunRequest
+	13, // 33: cohort.v1.AdminService.ListRuns:input_type -> cohort.v1.ListRunsRequest
+	12, // 34: cohort.v1.AdminService.StopRun:input_type -> cohort.v1.StopRunRequest
+	16, // 35: cohort.v1.AdminService.ListSites:input_type -> cohort.v1.ListSitesRequest
+	2,  // 36: cohort.v1.SiteService.Connect:output_type -> cohort.v1.Task
+	4,  // 37: cohort.v1.SiteService.DownloadModel:output_type -> cohort.v1.ModelChunk
+	7,  // 38: cohort.v1.SiteService.UploadUpdate:output_type -> cohort.v1.UploadAck
+	9,  // 39: cohort.v1.SiteService.SubmitEvaluation:output_type -> cohort.v1.Ack
+	7,  // 40: cohort.v1.SiteService.SubmitStatistics:output_type -> cohort.v1.UploadAck
+	7,  // 41: cohort.v1.SiteService.SubmitSecAgg:output_type -> cohort.v1.UploadAck
+	15, // 42: cohort.v1.AdminService.StartRun:output_type -> cohort.v1.RunStatus
+	15, // 43: cohort.v1.AdminService.GetRun:output_type -> cohort.v1.RunStatus
+	14, // 44: cohort.v1.AdminService.ListRuns:output_type -> cohort.v1.ListRunsResponse
+	15, // 45: cohort.v1.AdminService.StopRun:output_type -> cohort.v1.RunStatus
+	18, // 46: cohort.v1.AdminService.ListSites:output_type -> cohort.v1.ListSitesResponse
+	36, // [36:47] is the sub-list for method output_type
+	25, // [25:36] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_cohort_v1_cohort_proto_init() }
@@ -2546,6 +2713,8 @@ func file_cohort_v1_cohort_proto_init() {
 		(*SecAggMessage_DecryptionShare)(nil),
 		(*SecAggMessage_Contribution)(nil),
 		(*SecAggMessage_Ack)(nil),
+		(*SecAggMessage_CosignRequest)(nil),
+		(*SecAggMessage_Cosignature)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2553,7 +2722,7 @@ func file_cohort_v1_cohort_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_cohort_proto_rawDesc), len(file_cohort_v1_cohort_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
