@@ -45,6 +45,9 @@ func (r *chromiumRun) consoleLines() []string {
 // check can fail.
 func TestChromium(t *testing.T) {
 	bin, err := exec.LookPath("chromium")
+	if err != nil && os.Getenv("CI") != "" {
+		t.Fatal("chromium is not on PATH but CI is set: .ci/run must install it (apt-get install chromium)")
+	}
 	if err != nil {
 		t.Skip("chromium is not on PATH, skipping the headless browser check " +
 			"(.ci/run installs it: apt-get install chromium)")
