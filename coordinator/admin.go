@@ -14,8 +14,10 @@ import (
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
 )
 
-// AdminServer implements cohort.v1.AdminService. (Role checks on the admin API
-// arrive with provisioning; today any authenticated peer may call it.)
+// AdminServer implements cohort.v1.AdminService. Who may call what is
+// decided before a call reaches it, by the Authorizer (authz.go): admins may
+// start and stop runs, admins and auditors may read runs and sites, and site
+// certificates may not call it at all.
 type AdminServer struct {
 	cohortv1.UnimplementedAdminServiceServer
 	runner *Runner
@@ -125,6 +127,7 @@ func (a *AdminServer) StartRun(ctx context.Context, req *cohortv1.StartRunReques
 	if err := a.runner.Start(cfg); err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}
+	a.logCall(ctx, "run started through the admin API", cfg.RunID)
 	return &cohortv1.RunStatus{RunId: cfg.RunID, State: "running", RoundsTotal: uint64(cfg.Rounds)}, nil
 }
 
@@ -180,6 +183,7 @@ func (a *AdminServer) StopRun(ctx context.Context, req *cohortv1.StopRunRequest)
 	if err := a.runner.Stop(ctx, req.RunId); err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}
+	a.logCall(ctx, "run stopped through the admin API", req.RunId)
 	return a.GetRun(ctx, &cohortv1.GetRunRequest{RunId: req.RunId})
 }
 
@@ -202,4 +206,11 @@ func (e *Engine) registrySites() []SiteStatus {
 		out = append(out, SiteStatus{Name: s, Connected: true})
 	}
 	return out
+}
+
+// logCall logs a state-changing admin call with the caller the Authorizer
+// admitted.
+func (a *AdminServer) logCall(ctx context.Context, msg, runID string) {
+	c, _ := CallerFromContext(ctx)
+	a.runner.engine.log.Info(msg, "run", runID, "by", c.Name, "role", c.Role.String())
 }

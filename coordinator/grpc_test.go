@@ -60,6 +60,30 @@ func (p *testPKI) issue(name string, role pki.Role) (ca, cert, key string) {
 	return pki.BundleFiles(p.dir, name)
 }
 
+// adminConn dials the coordinator with a new admin certificate: only admins
+// may start runs.
+func (tc *testCoordinator) adminConn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	c, k, err := tc.pki.ca.IssueAs("operator", pki.RoleAdmin, nil, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.RenewBundle(tc.pki.dir, "operator", tc.pki.ca.CertPEM(), c, k); err != nil {
+		t.Fatal(err)
+	}
+	ca, cert, key := pki.BundleFiles(tc.pki.dir, "operator")
+	cfg, err := tlsconf.ClientConfig(cert, key, ca, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(tc.addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 func (p *testPKI) clientTLS(name string) *tls.Config {
 	ca, cert, key := p.issue(name, pki.Client)
 	cfg, err := tlsconf.ClientConfig(cert, key, ca, "127.0.0.1")
@@ -140,7 +164,7 @@ func TestBadUpdatesAreRejectedAndTheRoundGoesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	startRunWhenConnected(t, ctx, conn, 3, rc)
+	startRunWhenConnected(t, ctx, tc.adminConn(t), 3, rc)
 
 	type outcome struct {
 		what string

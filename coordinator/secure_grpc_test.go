@@ -72,7 +72,7 @@ func TestSecureTamperingIsRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startRunWhenConnected(t, ctx, conn, 3, rc)
+	startRunWhenConnected(t, ctx, tc.adminConn(t), 3, rc)
 
 	type outcome struct {
 		what string

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/internal/pki"
 	"github.com/cohortfl/cohort/internal/tlsconf"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
 )
@@ -34,7 +35,23 @@ type ServeOptions struct {
 	MaxStaged    int // uploads decoded at once (default 1)
 	// OnRound, if set, is called after each committed round (in addition to logging).
 	OnRound func(RoundReport)
+	// Revocation, if set, is the revocation list checker also given to the
+	// TLS configuration (tlsconf.WithRevocationChecker), which checks it on
+	// every handshake. Serve re-reads the file every RevocationRefresh,
+	// logs each new list, and re-checks callers on every call and while
+	// their streams are open, so a revoked site is cut off without a
+	// restart.
+	Revocation *tlsconf.CRLChecker
+	// RevocationRefresh is how often the revocation list file is checked
+	// for changes between handshakes (default 2s).
+	RevocationRefresh time.Duration
+	// OnDenied, if set, is called for every call refused by the role check
+	// or the revocation list (see Authorizer.OnDenied); for the audit log.
+	OnDenied func(ctx context.Context, actor, role, method string)
 }
+
+// defaultRevocationRefresh is ServeOptions.RevocationRefresh's default.
+const defaultRevocationRefresh = 2 * time.Second
 
 // Serve runs a coordinator until ctx ends (or, with ExitWhenIdle, until the run
 // ends). At start it resumes any run the database still marks as running, so a
@@ -71,8 +88,22 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		// slot can buffer in the transport: with 100 sites, 6.4 MB in total.
 		grpc.InitialWindowSize(64 << 10), grpc.InitialConnWindowSize(64 << 10),
 	}
+	authz := &Authorizer{Insecure: o.Insecure, OnDenied: o.OnDenied, Logger: o.Logger}
+	if o.Revocation != nil {
+		authz.Revocation = o.Revocation
+	}
+	opts = append(opts, grpc.ChainUnaryInterceptor(authz.Unary()), grpc.ChainStreamInterceptor(authz.Stream()))
 	if !o.Insecure {
 		opts = append(opts, grpc.Creds(newLoggingCreds(o.TLS, o.Logger)))
+	} else {
+		o.Logger.Warn("roles are not checked (--insecure): any caller may use the admin API")
+	}
+	if o.Revocation != nil {
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go watchRevocation(watchCtx, o.Revocation, o.RevocationRefresh, o.Logger)
+	} else if !o.Insecure {
+		o.Logger.Warn("no revocation list (--crl): revoked certificates are accepted until they expire")
 	}
 	srv := grpc.NewServer(opts...)
 	cohortv1.RegisterSiteServiceServer(srv, NewSiteServer(engine, registry, o.Insecure, o.MaxStaged, o.Logger))
@@ -131,6 +162,43 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		srv.Stop()
 	}
 	return runErr
+}
+
+// watchRevocation re-reads the revocation list every interval until ctx
+// ends, and logs each new list and each problem with the file. Handshakes
+// also re-read it, so this matters for connections already open.
+func watchRevocation(ctx context.Context, c *tlsconf.CRLChecker, interval time.Duration, log *slog.Logger) {
+	if interval <= 0 {
+		interval = defaultRevocationRefresh
+	}
+	logList := func(l *pki.RevocationList) {
+		log.Info("revocation list in force", "file", c.Path(), "number", l.Number(), "revoked", len(l.Entries()),
+			"next_update", l.NextUpdate().UTC().Format(time.RFC3339))
+		if left := time.Until(l.NextUpdate()); left < 14*24*time.Hour {
+			log.Warn("the revocation list expires soon; after that every connection is refused until it is re-signed (cohort provision crl)",
+				"file", c.Path(), "next_update", l.NextUpdate().UTC().Format(time.RFC3339), "left", left.Round(time.Minute))
+		}
+	}
+	if l := c.List(); l != nil {
+		logList(l)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		l, changed, err := c.Refresh()
+		switch {
+		case !changed:
+		case err != nil:
+			log.Error("revocation list unusable: refusing every new connection until it is fixed", "err", err)
+		default:
+			logList(l)
+		}
+	}
 }
 
 // ServerTLS loads the coordinator's mTLS configuration.

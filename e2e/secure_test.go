@@ -31,7 +31,7 @@ func secureRun(id string, rounds, minClients, threshold int, onFailure string, m
 }
 
 // adminClient dials the coordinator's AdminService with name's certificate
-// (any authenticated peer may call it).
+// (the coordinator lets admins and auditors call it; see coordinator/authz.go).
 func adminClient(t *testing.T, p pki, name, addr string) cohortv1.AdminServiceClient {
 	t.Helper()
 	cfg, err := tlsconf.ClientConfig(p.cert(name), p.key(name), p.ca(), "")
@@ -171,7 +171,8 @@ func TestSecureDropoutStillDecrypts(t *testing.T) {
 	stayers := []string{"site-c", "site-d", "site-e"}
 	began := time.Now()
 	dir := t.TempDir()
-	p := newPKI(t, filepath.Join(dir, "pki"), append(slices.Clone(sites), "operator")...)
+	p := newPKI(t, filepath.Join(dir, "pki"), sites...)
+	p.addUser(t, "operator", "admin")
 	db := filepath.Join(dir, "coordinator.db")
 
 	// The key ceremony takes every site connected once max(t, min_clients) = 3

@@ -23,6 +23,7 @@ type ClientRunOptions struct {
 	IO            *IO
 	Coordinator   string
 	Cert, Key, CA string
+	CRL           string
 	ServerName    string
 	Insecure      bool
 	Name          string
@@ -47,7 +48,8 @@ func newCmdClient(ios *IO) *cobra.Command {
 		Use:   "run",
 		Short: "Connect to a coordinator and train on this site's data",
 		Long: `Dial out to the coordinator (the coordinator never dials a site), authenticate
-with this site's certificate, and execute the tasks the coordinator sends:
+with this site's certificate (it must have the site role: see cohort provision
+site), and execute the tasks the coordinator sends:
 feature statistics, local training and evaluation on held-out rows. The site
 reconnects with backoff if the coordinator restarts.
 
@@ -57,7 +59,7 @@ how the walkthrough in docs/consortium.md gives three sites different rows.
 Every site must encode features identically: pass the same --schema file
 (written by 'cohort datasets show NAME --schema') at every site.`,
 		Example: `  cohort client run --coordinator 127.0.0.1:7443 --dataset hmda --shard 1/3 \
-    --cert pki/site-a.pem --key pki/site-a-key.pem --ca pki/ca.pem`,
+    --cert pki/site-a/site-a.pem --key pki/site-a/site-a-key.pem --ca pki/site-a/ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { o.cmd = cmd; return clientRun(o) },
 	}
@@ -66,6 +68,7 @@ Every site must encode features identically: pass the same --schema file
 	f.StringVar(&o.Cert, "cert", "", "this site's certificate (PEM); its subject common name is the site's identity")
 	f.StringVar(&o.Key, "key", "", "this site's private key (PEM)")
 	f.StringVar(&o.CA, "ca", "", "consortium CA certificate (PEM)")
+	f.StringVar(&o.CRL, "crl", "", "optional revocation list (crl.pem) to check this site's and the coordinator's certificates against")
 	f.StringVar(&o.ServerName, "server-name", "", "expected coordinator certificate name (default: the host of --coordinator)")
 	f.BoolVar(&o.Insecure, "insecure", false, "no TLS; only for demos on a loopback address")
 	f.StringVar(&o.Name, "name", "", "site name when --insecure (otherwise the certificate's common name)")
@@ -99,7 +102,15 @@ func clientRun(o *ClientRunOptions) error {
 		if o.Cert == "" || o.Key == "" || o.CA == "" {
 			return fmt.Errorf("mTLS needs --cert, --key and --ca (or --insecure with a loopback --coordinator for a demo)")
 		}
-		if tlsCfg, err = tlsconf.ClientConfig(o.Cert, o.Key, o.CA, o.ServerName); err != nil {
+		opts := []tlsconf.Option{tlsconf.WithUse(tlsconf.UseSite)}
+		if o.CRL != "" {
+			crl, err := tlsconf.NewCRLChecker(o.CRL, o.CA)
+			if err != nil {
+				return fmt.Errorf("--crl: %w", err)
+			}
+			opts = append(opts, tlsconf.WithRevocationChecker(crl))
+		}
+		if tlsCfg, err = tlsconf.ClientConfig(o.Cert, o.Key, o.CA, o.ServerName, opts...); err != nil {
 			return err
 		}
 	}

@@ -24,6 +24,7 @@ type CoordinatorServeOptions struct {
 	Listen        string
 	DB            string
 	Cert, Key, CA string
+	CRL           string
 	Insecure      bool
 	MetricsAddr   string
 	RunConfig     string
@@ -45,10 +46,16 @@ committed round.
 
 --run FILE starts the run described by a JSON run configuration (see
 docs/consortium.md) once the coordinator is up; without it, runs are started
-through the admin API.`,
+through the admin API by an admin (cohort runs start).
+
+Callers are authorised by the role in their certificate: sites may use the
+site API only, admins may start and stop runs, auditors may only read them.
+--crl FILE is the consortium's revocation list (cohort provision revoke); it
+is re-read when it changes, and revoked certificates are refused on every
+connection and cut off while connected, without a restart.`,
 		Example: `  cohort coordinator serve --listen 127.0.0.1:7443 --db coord.db \
-    --cert pki/coordinator.pem --key pki/coordinator-key.pem --ca pki/ca.pem \
-    --run run.json --metrics 127.0.0.1:9090`,
+    --cert pki/coordinator/coordinator.pem --key pki/coordinator/coordinator-key.pem \
+    --ca pki/coordinator/ca.pem --crl pki/ca/crl.pem --run run.json --metrics 127.0.0.1:9090`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { o.cmd = cmd; return coordinatorServeRun(o) },
 	}
@@ -58,6 +65,7 @@ through the admin API.`,
 	f.StringVar(&o.Cert, "cert", "", "coordinator certificate (PEM)")
 	f.StringVar(&o.Key, "key", "", "coordinator private key (PEM)")
 	f.StringVar(&o.CA, "ca", "", "consortium CA certificate that site certificates must chain to (PEM)")
+	f.StringVar(&o.CRL, "crl", "", "revocation list signed by the consortium CA (crl.pem), re-read when it changes")
 	f.BoolVar(&o.Insecure, "insecure", false, "no TLS; only for demos on a loopback address")
 	f.StringVar(&o.MetricsAddr, "metrics", "", "address of the Prometheus /metrics endpoint (empty: off)")
 	f.StringVar(&o.RunConfig, "run", "", "JSON run configuration to start at once")
@@ -73,33 +81,35 @@ func coordinatorServeRun(o *CoordinatorServeOptions) error {
 		return err
 	}
 	var tlsCfg *tls.Config
+	var crl *tlsconf.CRLChecker
 	if o.Insecure {
 		if err := tlsconf.CheckLoopback(o.Listen); err != nil {
 			return fmt.Errorf("--listen: %w", err)
+		}
+		if o.CRL != "" {
+			return fmt.Errorf("--crl needs mTLS; it cannot be used with --insecure")
 		}
 		log.Warn("TLS is OFF (--insecure): sites are named by an unauthenticated header; loopback demo only")
 	} else {
 		if o.Cert == "" || o.Key == "" || o.CA == "" {
 			return fmt.Errorf("mTLS needs --cert, --key and --ca (or --insecure on a loopback address for a demo)")
 		}
-		if tlsCfg, err = tlsconf.ServerConfig(o.Cert, o.Key, o.CA); err != nil {
+		var opts []tlsconf.Option
+		if o.CRL != "" {
+			if crl, err = tlsconf.NewCRLChecker(o.CRL, o.CA); err != nil {
+				return fmt.Errorf("--crl: %w", err)
+			}
+			opts = append(opts, tlsconf.WithRevocationChecker(crl))
+		}
+		if tlsCfg, err = tlsconf.ServerConfig(o.Cert, o.Key, o.CA, opts...); err != nil {
 			return err
 		}
 	}
 	var rc *coordinator.RunConfig
 	if o.RunConfig != "" {
-		b, err := os.ReadFile(o.RunConfig)
+		c, _, err := readRunConfig(o.RunConfig)
 		if err != nil {
-			return fmt.Errorf("--run: %w", err)
-		}
-		c := coordinator.DefaultRunConfig()
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields() // a misspelt field must not be silently ignored
-		if err := dec.Decode(&c); err != nil {
-			return fmt.Errorf("--run %s: not a valid run configuration: %w", o.RunConfig, err)
-		}
-		if err := c.Validate(); err != nil {
-			return fmt.Errorf("--run %s: %w", o.RunConfig, err)
+			return fmt.Errorf("--run %w", err)
 		}
 		rc = &c
 	}
@@ -115,5 +125,26 @@ func coordinatorServeRun(o *CoordinatorServeOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: tlsCfg, Insecure: o.Insecure, DB: db,
-		MetricsAddr: o.MetricsAddr, Run: rc, ExitWhenIdle: o.ExitWhenDone && rc != nil, Logger: log, MaxStaged: o.MaxStaged})
+		MetricsAddr: o.MetricsAddr, Run: rc, ExitWhenIdle: o.ExitWhenDone && rc != nil, Logger: log, MaxStaged: o.MaxStaged,
+		Revocation: crl})
+}
+
+// readRunConfig reads and validates a JSON run configuration, refusing
+// unknown fields, and returns it with the file's bytes. Errors start with
+// the path.
+func readRunConfig(path string) (coordinator.RunConfig, []byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return coordinator.RunConfig{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c := coordinator.DefaultRunConfig()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields() // a misspelt field must not be silently ignored
+	if err := dec.Decode(&c); err != nil {
+		return coordinator.RunConfig{}, nil, fmt.Errorf("%s: not a valid run configuration: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return coordinator.RunConfig{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, b, nil
 }

@@ -2,7 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,79 +10,106 @@ import (
 	"github.com/cohortfl/cohort/internal/pki"
 )
 
-// ProvisionOptions are the flags of `cohort provision`.
-type ProvisionOptions struct {
-	IO       *IO
-	Dir      string
-	Out      string
-	ValidFor time.Duration
-	Hosts    []string
-}
+// Defaults of the provision verbs.
+const (
+	defaultCADir       = "pki/ca"
+	defaultCAName      = "cohort-consortium-ca"
+	defaultCertLife    = 365 * 24 * time.Hour
+	defaultCALife      = 5 * defaultCertLife
+	defaultCRLValidFor = pki.DefaultCRLValidity
+)
 
 func newCmdProvision(ios *IO) *cobra.Command {
-	o := &ProvisionOptions{IO: ios}
+	var caDir string
 	cmd := &cobra.Command{
 		Use:   "provision",
-		Short: "Create the consortium CA and issue coordinator and site certificates",
-		Long: `Create the consortium certificate authority once (provision init), then issue
-a bundle for the coordinator and one per site. Adding a site later issues only
-that site's bundle: no other bundle changes. A bundle is ca.pem, NAME.pem and
-NAME-key.pem (mode 0600); nothing is ever overwritten.`,
+		Short: "Run the consortium CA: issue, renew, revoke and check certificates",
+		Long: `Run the consortium's certificate authority, kept offline in --ca-dir.
+
+Create it once (provision init), then issue a bundle for the coordinator, one
+per site, and one per operator (provision user --role admin|auditor). A bundle
+is ca.pem, NAME.pem and NAME-key.pem (mode 0600), written by default to the
+directory NAME next to the CA directory (pki/NAME). Adding a party writes only
+its own files: no other bundle changes.
+
+Every certificate carries its holder's role as its Subject OU (coordinator,
+site, admin or auditor), and the coordinator decides what each role may call.
+Certificates expire (--valid-for); renew one with provision renew NAME (a new
+key; the old certificate stays valid until it expires unless revoked), and
+revoke one with provision revoke NAME, which re-signs the revocation list
+crl.pem that the coordinator reads (--crl).
+
+provision check DIR NAME checks a bundle before use and says what is wrong.
+See docs/consortium.md.`,
 	}
-	cmd.PersistentFlags().StringVar(&o.Dir, "ca-dir", "pki/ca", "directory holding ca.pem and ca-key.pem (keep it offline)")
-	cmd.PersistentFlags().StringVar(&o.Out, "out", "pki", "directory to write bundles to")
-	cmd.PersistentFlags().DurationVar(&o.ValidFor, "valid-for", 365*24*time.Hour, "certificate lifetime")
-	initCmd := &cobra.Command{
-		Use: "init", Short: "Create the consortium CA", Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			ca, err := pki.NewCA("cohort-consortium-ca", 5*o.ValidFor)
-			if err != nil {
-				return err
-			}
-			if err := ca.Save(o.Dir); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.IO.Out, "created CA in %s (ca.pem, ca-key.pem)\n", o.Dir)
-			return nil
-		},
-	}
-	coord := &cobra.Command{
-		Use: "coordinator", Short: "Issue the coordinator's server certificate", Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return provisionIssue(o, "coordinator", pki.Server) },
-	}
-	coord.Flags().StringSliceVar(&o.Hosts, "host", []string{"127.0.0.1", "localhost"}, "DNS names or IP addresses sites dial")
-	site := &cobra.Command{
-		Use: "site NAME", Short: "Issue a site's client certificate (its common name is the site's identity)", Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, a []string) error { return provisionIssue(o, a[0], pki.Client) },
-	}
-	cmd.AddCommand(initCmd, coord, site)
+	cmd.PersistentFlags().StringVar(&caDir, "ca-dir", defaultCADir, "CA directory: ca.pem, ca-key.pem, crl.pem and issued/ (keep it offline)")
+	cmd.AddCommand(
+		newCmdProvisionInit(ios, &caDir),
+		newCmdProvisionSite(ios, &caDir),
+		newCmdProvisionUser(ios, &caDir),
+		newCmdProvisionCoordinator(ios, &caDir),
+		newCmdProvisionRenew(ios, &caDir),
+		newCmdProvisionRevoke(ios, &caDir),
+		newCmdProvisionCRL(ios, &caDir),
+		newCmdProvisionList(ios, &caDir),
+		newCmdProvisionCheck(ios, &caDir),
+	)
 	return cmd
 }
 
-func provisionIssue(o *ProvisionOptions, name string, role pki.Role) error {
-	ca, err := pki.LoadCA(o.Dir)
-	if err != nil {
-		return fmt.Errorf("loading the CA from --ca-dir %s (run `cohort provision init` first): %w", o.Dir, err)
+// ProvisionInitOptions are the flags of `cohort provision init`.
+type ProvisionInitOptions struct {
+	IO          *IO
+	CADir       string
+	Name        string
+	ValidFor    time.Duration
+	CRLValidFor time.Duration
+}
+
+func newCmdProvisionInit(ios *IO, caDir *string) *cobra.Command {
+	o := &ProvisionInitOptions{IO: ios}
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create the consortium CA and its empty revocation list",
+		Long: `Create the consortium CA in --ca-dir: ca.pem, ca-key.pem (0600), an empty
+revocation list crl.pem (CRL number 1) and issued/, where a copy of every
+certificate issued is kept. An existing CA is never replaced.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { o.CADir = *caDir; return provisionInitRun(o) },
 	}
-	var dns []string
-	var ips []net.IP
-	if role == pki.Server {
-		for _, h := range o.Hosts {
-			if ip := net.ParseIP(h); ip != nil {
-				ips = append(ips, ip)
-			} else {
-				dns = append(dns, h)
-			}
-		}
-	}
-	cert, key, err := ca.Issue(name, role, dns, ips, o.ValidFor)
+	cmd.Flags().StringVar(&o.Name, "name", defaultCAName, "the CA's common name")
+	cmd.Flags().DurationVar(&o.ValidFor, "valid-for", defaultCALife, "CA lifetime")
+	cmd.Flags().DurationVar(&o.CRLValidFor, "crl-valid-for", defaultCRLValidFor, "validity of the revocation list (its NextUpdate)")
+	// Earlier versions took --out on every provision verb; init writes no
+	// bundle, so it is accepted and ignored.
+	cmd.Flags().String("out", "", "ignored: init writes no bundle")
+	_ = cmd.Flags().MarkHidden("out")
+	return cmd
+}
+
+func provisionInitRun(o *ProvisionInitOptions) error {
+	a, err := pki.CreateAuthority(o.CADir, o.Name, o.ValidFor, o.CRLValidFor)
 	if err != nil {
 		return err
 	}
-	if err := pki.WriteBundle(o.Out, name, ca.CertPEM(), cert, key); err != nil {
-		return err
-	}
-	caF, certF, keyF := pki.BundleFiles(o.Out, name)
-	fmt.Fprintf(o.IO.Out, "issued %s certificate for %q: %s, %s (CA %s)\n", role, name, certF, keyF, caF)
+	fmt.Fprintf(o.IO.Out, "created CA %q in %s (ca.pem, ca-key.pem, crl.pem), valid until %s\n",
+		o.Name, o.CADir, stampOf(a.CA().Certificate().NotAfter))
 	return nil
 }
+
+// openAuthority opens --ca-dir with a hint if it is missing.
+func openAuthority(dir string) (*pki.Authority, error) {
+	a, err := pki.OpenAuthority(dir)
+	if err != nil {
+		return nil, fmt.Errorf("loading the CA from --ca-dir %s (run `cohort provision init` first): %w", dir, err)
+	}
+	return a, nil
+}
+
+// defaultBundleDir is where NAME's bundle goes without --out: the directory
+// NAME next to the CA directory (pki/NAME for the default pki/ca).
+func defaultBundleDir(caDir, name string) string {
+	return filepath.Join(filepath.Dir(filepath.Clean(caDir)), name)
+}
+
+func stampOf(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -98,6 +98,68 @@ func writeNew(path string, data []byte, perm fs.FileMode) error {
 	return nil
 }
 
+// RenewBundle writes NAME.pem and NAME-key.pem into dir like WriteBundle, but
+// replaces them if they exist: each file is replaced atomically, key first.
+// Only NAME's files are written; an existing ca.pem is kept and must hold the
+// same CA (else ErrExists), so bundles sharing dir are left byte for byte as
+// they were.
+func RenewBundle(dir, name string, caPEM, certPEM, keyPEM []byte) error {
+	if err := checkBundleName(name); err != nil {
+		return fmt.Errorf("pki: renew bundle in %s: %w", dir, err)
+	}
+	if len(caPEM) == 0 || len(certPEM) == 0 || len(keyPEM) == 0 {
+		return fmt.Errorf("pki: renew bundle %q in %s: %w: CA certificate, certificate and key must all be non-empty", name, dir, ErrInvalid)
+	}
+	caFile, certFile, keyFile := BundleFiles(dir, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("pki: renew bundle %q: %w", name, err)
+	}
+	if err := writeNew(caFile, caPEM, 0o644); err != nil {
+		return fmt.Errorf("pki: renew bundle %q: %w (the bundle trusts another CA)", name, err)
+	}
+	if err := writeAtomic(keyFile, keyPEM, 0o600); err != nil {
+		return fmt.Errorf("pki: renew bundle %q: %w", name, err)
+	}
+	if err := writeAtomic(certFile, certPEM, 0o644); err != nil {
+		return fmt.Errorf("pki: renew bundle %q: %w", name, err)
+	}
+	return nil
+}
+
+// writeAtomic replaces path with data (mode perm) through a temporary file in
+// the same directory and a rename, so readers see the old or the new
+// contents, never a mix.
+func writeAtomic(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
 // IssueBundle issues a certificate for name (see Issue) and writes its bundle
 // into dir (see WriteBundle): what a test harness or a one-machine demo needs
 // for each party.

@@ -1,6 +1,8 @@
 package pki_test
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,4 +37,26 @@ func Example() {
 	fi, _ := os.Stat(keyFile)
 	fmt.Println(filepath.Base(certFile), filepath.Base(keyFile), fi.Mode().Perm())
 	// Output: site-a.pem site-a-key.pem -rw-------
+}
+
+func ExampleRoleOf() {
+	ca, err := pki.NewCA("Example federation CA", 24*time.Hour)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	certPEM, _, err := ca.IssueAs("carol", pki.RoleAuditor, nil, nil, time.Hour)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	block, _ := pem.Decode(certPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	role, err := pki.RoleOf(cert)
+	fmt.Println(cert.Subject, role, err)
+	// Output: CN=carol,OU=auditor auditor <nil>
 }

@@ -44,13 +44,19 @@ func (r Role) String() string {
 
 // Request describes a certificate to issue with full control over the validity
 // window; tests use it to make expired and not-yet-valid certificates.
+//
+// Role (the key usage) and ConsortiumRole (what the holder is) go together:
+// the coordinator is Server, everyone else Client. Give either and the other
+// is derived; without a ConsortiumRole, a Server certificate is the
+// coordinator's and a Client certificate a site's.
 type Request struct {
-	CommonName string
-	Role       Role
-	DNSNames   []string
-	IPs        []net.IP
-	NotBefore  time.Time
-	NotAfter   time.Time
+	CommonName     string
+	Role           Role
+	ConsortiumRole ConsortiumRole
+	DNSNames       []string
+	IPs            []net.IP
+	NotBefore      time.Time
+	NotAfter       time.Time
 }
 
 // Issue creates a key pair for commonName and a certificate signed by the CA,
@@ -58,25 +64,50 @@ type Request struct {
 // certificate needs at least one DNS name or IP address. It returns the
 // PEM-encoded certificate and PKCS #8 private key; the caller owns the key and
 // must store it privately (WriteBundle uses mode 0600).
+//
+// The certificate's consortium role follows from role: a Server certificate
+// is the coordinator's, a Client certificate a site's. Use IssueAs for
+// operators (admin, auditor).
 func (ca *CA) Issue(commonName string, role Role, dnsNames []string, ips []net.IP, validFor time.Duration) (certPEM, keyPEM []byte, err error) {
+	req, err := NewRequest(commonName, "", dnsNames, ips, validFor)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Role = role
+	return ca.IssueRequest(req)
+}
+
+// IssueAs is Issue for a consortium role; the key usage follows from it.
+func (ca *CA) IssueAs(commonName string, role ConsortiumRole, dnsNames []string, ips []net.IP, validFor time.Duration) (certPEM, keyPEM []byte, err error) {
+	req, err := NewRequest(commonName, role, dnsNames, ips, validFor)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ca.IssueRequest(req)
+}
+
+// NewRequest returns a Request for role valid from now (less a few minutes
+// for clock skew) for validFor.
+func NewRequest(commonName string, role ConsortiumRole, dnsNames []string, ips []net.IP, validFor time.Duration) (Request, error) {
 	if validFor <= 0 {
-		return nil, nil, fmt.Errorf("pki: issue %q: %w: validity %v must be positive", commonName, ErrInvalid, validFor)
+		return Request{}, fmt.Errorf("pki: issue %q: %w: validity %v must be positive", commonName, ErrInvalid, validFor)
 	}
 	now := time.Now()
-	return ca.IssueRequest(Request{
-		CommonName: commonName,
-		Role:       role,
-		DNSNames:   dnsNames,
-		IPs:        ips,
-		NotBefore:  now.Add(-clockSkew),
-		NotAfter:   now.Add(validFor),
-	})
+	return Request{
+		CommonName:     commonName,
+		ConsortiumRole: role,
+		DNSNames:       dnsNames,
+		IPs:            ips,
+		NotBefore:      now.Add(-clockSkew),
+		NotAfter:       now.Add(validFor),
+	}, nil
 }
 
 // IssueRequest is Issue with an explicit validity window. The window is not
 // clamped to the CA's own validity: a certificate outliving its CA is issued
 // as asked, and verification will reject it once the CA expires.
 func (ca *CA) IssueRequest(r Request) (certPEM, keyPEM []byte, err error) {
+	r = r.resolveRoles()
 	if err := checkRequest(r); err != nil {
 		return nil, nil, fmt.Errorf("pki: issue %q: %w", r.CommonName, err)
 	}
@@ -90,7 +121,7 @@ func (ca *CA) IssueRequest(r Request) (certPEM, keyPEM []byte, err error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: r.CommonName},
+		Subject:               pkix.Name{CommonName: r.CommonName, OrganizationalUnit: []string{string(r.ConsortiumRole)}},
 		NotBefore:             r.NotBefore,
 		NotAfter:              r.NotAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
@@ -124,6 +155,15 @@ func checkRequest(r Request) error {
 	if r.Role == 0 || r.Role&^(Server|Client) != 0 {
 		return fmt.Errorf("%w: role %v: want pki.Server, pki.Client or both", ErrInvalid, r.Role)
 	}
+	if !r.ConsortiumRole.Valid() {
+		return fmt.Errorf("%w: unknown consortium role %q (want %s)", ErrInvalid, r.ConsortiumRole, RolesString(ConsortiumRoles()))
+	}
+	if r.ConsortiumRole == RoleCoordinator && r.Role&Server == 0 {
+		return fmt.Errorf("%w: a coordinator certificate needs the Server key usage, got %v", ErrInvalid, r.Role)
+	}
+	if r.ConsortiumRole != RoleCoordinator && r.Role != Client {
+		return fmt.Errorf("%w: a %s certificate is a client certificate (pki.Client), got %v", ErrInvalid, r.ConsortiumRole, r.Role)
+	}
 	if r.Role&Server != 0 && len(r.DNSNames) == 0 && len(r.IPs) == 0 {
 		return fmt.Errorf("%w: a server certificate needs at least one DNS name or IP address for clients to verify", ErrInvalid)
 	}
@@ -145,4 +185,17 @@ func checkRequest(r Request) error {
 			r.NotAfter.UTC().Format(time.RFC3339), r.NotBefore.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// resolveRoles fills in whichever of Role and ConsortiumRole is missing.
+func (r Request) resolveRoles() Request {
+	switch {
+	case r.ConsortiumRole == "" && r.Role&Server != 0:
+		r.ConsortiumRole = RoleCoordinator
+	case r.ConsortiumRole == "" && r.Role != 0:
+		r.ConsortiumRole = RoleSite
+	case r.Role == 0 && r.ConsortiumRole.Valid():
+		r.Role = r.ConsortiumRole.KeyUsage()
+	}
+	return r
 }

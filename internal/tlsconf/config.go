@@ -5,9 +5,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/credentials"
+
+	"github.com/cohortfl/cohort/internal/pki"
 )
 
 // RevocationChecker decides whether a verified peer certificate is still
@@ -28,6 +31,17 @@ type options struct {
 	now     func() time.Time
 	verify  []func(tls.ConnectionState) error
 	revoker RevocationChecker
+	use     *Use
+	// peerRoles, if set, are the roles the peer's certificate must have.
+	peerRoles []pki.ConsortiumRole
+}
+
+// WithUse sets what the bundle is for; its certificate must carry use.Usage
+// and one of use.Roles. The defaults are UseCoordinator for ServerConfig and
+// UseClient for ClientConfig. `cohort client run` passes UseSite, so that an
+// operator's certificate cannot run a site.
+func WithUse(use Use) Option {
+	return func(o *options) { o.use = &use }
 }
 
 // WithVerifyConnection adds a check run after the standard chain verification
@@ -43,7 +57,7 @@ func WithVerifyConnection(f func(tls.ConnectionState) error) Option {
 
 // WithRevocationChecker refuses peers whose verified leaf certificate the
 // checker rejects. It runs on every handshake, before WithVerifyConnection
-// checks.
+// checks. The bundle's own certificate is checked too, when it is loaded.
 func WithRevocationChecker(c RevocationChecker) Option {
 	return func(o *options) { o.revoker = c }
 }
@@ -69,16 +83,22 @@ func buildOptions(opts []Option) *options {
 }
 
 // ServerConfig returns the coordinator's TLS configuration: TLS 1.3 minimum,
-// the certificate in certFile (which must carry serverAuth) with the key in
-// keyFile, and a client certificate with clientAuth, signed by the CA in
-// caFile, required and verified on every connection.
+// the certificate in certFile (which must carry serverAuth and the
+// coordinator role) with the key in keyFile, and a client certificate with
+// clientAuth, signed by the CA in caFile, required and verified on every
+// connection. Which client roles may call what is the server's business
+// (coordinator/authz.go), not the handshake's.
 //
-// It checks the bundle first and returns a *FileError naming the file and the
-// problem (see the package documentation). It never returns a usable
-// configuration together with an error.
+// It checks the bundle first (see CheckBundle) and returns a *FileError naming
+// the file and the problem (see the package documentation). It never returns
+// a usable configuration together with an error.
 func ServerConfig(certFile, keyFile, caFile string, opts ...Option) (*tls.Config, error) {
 	o := buildOptions(opts)
-	b, err := loadBundle(certFile, keyFile, caFile, x509.ExtKeyUsageServerAuth, o.now())
+	use := UseCoordinator
+	if o.use != nil {
+		use = *o.use
+	}
+	b, err := loadBundle(certFile, keyFile, caFile, use, o.now(), o.revoker)
 	if err != nil {
 		return nil, err
 	}
@@ -93,14 +113,20 @@ func ServerConfig(certFile, keyFile, caFile string, opts ...Option) (*tls.Config
 }
 
 // ClientConfig returns a site's (or the CLI's) TLS configuration: TLS 1.3
-// minimum, the certificate in certFile (which must carry clientAuth) with the
-// key in keyFile, and the coordinator verified against the CA in caFile.
+// minimum, the certificate in certFile (which must carry clientAuth and a
+// site, admin or auditor role; see WithUse) with the key in keyFile, and the
+// coordinator verified against the CA in caFile. The coordinator's
+// certificate must also carry the coordinator role.
 //
 // serverName is the name checked against the coordinator certificate's DNS
 // names or IP addresses. If empty, gRPC uses the host of the dial target.
 func ClientConfig(certFile, keyFile, caFile, serverName string, opts ...Option) (*tls.Config, error) {
 	o := buildOptions(opts)
-	b, err := loadBundle(certFile, keyFile, caFile, x509.ExtKeyUsageClientAuth, o.now())
+	use := UseClient
+	if o.use != nil {
+		use = *o.use
+	}
+	b, err := loadBundle(certFile, keyFile, caFile, use, o.now(), o.revoker)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +136,7 @@ func ClientConfig(certFile, keyFile, caFile, serverName string, opts ...Option) 
 		RootCAs:          b.pool,
 		ServerName:       serverName,
 		Time:             o.now,
-		VerifyConnection: o.verifyConnection(),
+		VerifyConnection: o.withPeerRoles(pki.RoleCoordinator).verifyConnection(),
 	}, nil
 }
 
@@ -134,21 +160,40 @@ func ClientCredentials(certFile, keyFile, caFile, serverName string, opts ...Opt
 	return credentials.NewTLS(cfg), nil
 }
 
+func (o *options) withPeerRoles(roles ...pki.ConsortiumRole) *options {
+	c := *o
+	c.peerRoles = roles
+	return &c
+}
+
 // verifyConnection returns the tls.Config.VerifyConnection hook, or nil when
 // there is nothing to add to the standard verification.
 func (o *options) verifyConnection() func(tls.ConnectionState) error {
-	if o.revoker == nil && len(o.verify) == 0 {
+	if o.revoker == nil && len(o.verify) == 0 && len(o.peerRoles) == 0 {
 		return nil
 	}
 	revoker, checks := o.revoker, append([]func(tls.ConnectionState) error(nil), o.verify...)
+	peerRoles := o.peerRoles
 	return func(cs tls.ConnectionState) error {
-		if revoker != nil {
+		if revoker != nil || len(peerRoles) > 0 {
 			if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
-				return errors.New("tlsconf: revocation check: peer has no verified certificate chain")
+				return errors.New("tlsconf: peer has no verified certificate chain")
 			}
+		}
+		if revoker != nil {
 			chain := cs.VerifiedChains[0]
 			if err := revoker.CheckRevocation(chain[0], chain); err != nil {
 				return fmt.Errorf("tlsconf: peer %s refused: %w", describe(chain[0]), err)
+			}
+		}
+		if len(peerRoles) > 0 {
+			leaf := cs.VerifiedChains[0][0]
+			role, err := pki.RoleOf(leaf)
+			if err != nil {
+				return fmt.Errorf("tlsconf: peer refused: %w: %w", ErrWrongRole, err)
+			}
+			if !slices.Contains(peerRoles, role) {
+				return fmt.Errorf("tlsconf: peer refused: %w: %s has role %s, want %s", ErrWrongRole, describe(leaf), role, pki.RolesString(peerRoles))
 			}
 		}
 		for _, check := range checks {

@@ -111,13 +111,17 @@ func TestBundleErrors(t *testing.T) {
 	}
 }
 
+// TestDualRoleCertificate: a certificate with both key usages is the
+// coordinator's (its role is coordinator), so it serves but cannot connect as
+// a client: every client role is site, admin or auditor.
 func TestDualRoleCertificate(t *testing.T) {
 	fed := newFederation(t, "Federation CA")
 	both := fed.issue("demo", pki.Server|pki.Client)
 	if _, err := tlsconf.ServerConfig(both.cert, both.key, both.ca); err != nil {
 		t.Errorf("ServerConfig(server+client cert) = %v", err)
 	}
-	if _, err := tlsconf.ClientConfig(both.cert, both.key, both.ca, ""); err != nil {
-		t.Errorf("ClientConfig(server+client cert) = %v", err)
+	_, err := tlsconf.ClientConfig(both.cert, both.key, both.ca, "")
+	if !errors.Is(err, tlsconf.ErrWrongRole) || !strings.Contains(err.Error(), "has role coordinator") {
+		t.Errorf("ClientConfig(server+client cert) = %v; want ErrWrongRole 'has role coordinator'", err)
 	}
 }

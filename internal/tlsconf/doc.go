@@ -17,13 +17,23 @@
 //	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(cfg)))
 //
 // The problems are sentinel errors (ErrExpired, ErrNotYetValid,
-// ErrUnknownAuthority, ErrKeyMismatch, ErrMissingUsage, ErrNoPEM) wrapped in a
-// *FileError that names the file; use errors.Is and errors.As.
+// ErrUnknownAuthority, ErrKeyMismatch, ErrMissingUsage, ErrWrongRole,
+// ErrRevoked, ErrNoPEM) wrapped in a *FileError that names the file; use
+// errors.Is and errors.As. CheckBundle runs the same checks and reports all of
+// them (`cohort provision check`).
 //
-// Extra per-connection checks, such as a certificate revocation list, plug in
-// with WithVerifyConnection or WithRevocationChecker. They run through
-// tls.Config.VerifyConnection, which, unlike VerifyPeerCertificate, also runs
-// on resumed sessions, so a revoked site cannot come back on an old ticket.
+// Each bundle is loaded for a Use, which names the consortium roles
+// (internal/pki.RoleOf) allowed: UseCoordinator for ServerConfig,
+// UseClient (site, admin or auditor) for ClientConfig by default, UseSite
+// for `cohort client run` and UseOperator for the admin CLI. A client also
+// requires the coordinator role of the server it dials.
+//
+// Revocation: NewCRLChecker loads a revocation list signed by the CA and
+// re-reads it when the file changes; give it to WithRevocationChecker. Its
+// check, like any extra per-connection check (WithVerifyConnection), runs
+// through tls.Config.VerifyConnection, which, unlike VerifyPeerCertificate,
+// also runs on resumed sessions, so a revoked site cannot come back on an old
+// ticket. The bundle's own certificate is checked against it too.
 //
 // CheckLoopback guards --insecure: plaintext without client authentication is
 // allowed only on loopback addresses, for single-machine demos.

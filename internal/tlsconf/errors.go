@@ -21,6 +21,14 @@ var (
 	// ErrMissingUsage: the certificate lacks the extended key usage its role
 	// needs (serverAuth for the coordinator, clientAuth for sites).
 	ErrMissingUsage = errors.New("certificate lacks required extended key usage")
+	// ErrWrongRole: the certificate's consortium role (internal/pki.RoleOf)
+	// is missing, invalid, or not one this use allows: a site certificate
+	// used as the coordinator's, an auditor's used to run a site.
+	ErrWrongRole = errors.New("certificate has the wrong role")
+	// ErrCRLUnusable: the revocation list cannot be read, does not verify
+	// against the CA, or is out of date; every certificate is refused until
+	// it is fixed.
+	ErrCRLUnusable = errors.New("revocation list unusable")
 	// ErrNoClientCert: the gRPC peer presented no verified client certificate.
 	ErrNoClientCert = errors.New("tlsconf: no verified client certificate")
 	// ErrNotLoopback: --insecure was asked for on a non-loopback address.
