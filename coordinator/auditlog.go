@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/internal/protocol"
@@ -85,3 +86,36 @@ func floatsDigest(v []float64) [32]byte {
 }
 
 func hexDigest(d [32]byte) string { return hex.EncodeToString(d[:]) }
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// refusalBurst bounds the site_refused events written per second, so a
+// stream of bad handshakes cannot turn into a stream of fsyncs; the next
+// event written counts the ones left out.
+const refusalBurst = 10
+
+// recordRefusal writes a refused TLS handshake to the audit log.
+func (e *Engine) recordRefusal(peer string, err error) {
+	now := e.o.Now()
+	e.amu.Lock()
+	if now.Sub(e.refusalWindow) >= time.Second {
+		e.refusalWindow, e.refusalCount = now, 0
+	}
+	e.refusalCount++
+	if e.refusalCount > refusalBurst {
+		e.refusalDropped++
+		e.amu.Unlock()
+		return
+	}
+	dropped := e.refusalDropped
+	e.refusalDropped = 0
+	e.amu.Unlock()
+	e.Record(context.Background(), audit.Event{Kind: audit.KindSiteRefused, Actor: "unauthenticated", Subject: peer,
+		Detail: mustJSON(map[string]any{"peer": peer, "reason": err.Error(), "suppressed_before": dropped})})
+}

@@ -13,11 +13,12 @@ import (
 // with the peer address and the reason. gRPC itself drops them silently.
 type loggingCreds struct {
 	credentials.TransportCredentials
-	log *slog.Logger
+	log     *slog.Logger
+	refused func(peer string, err error) // the audit log's site_refused
 }
 
-func newLoggingCreds(cfg *tls.Config, log *slog.Logger) credentials.TransportCredentials {
-	return &loggingCreds{TransportCredentials: credentials.NewTLS(cfg), log: log}
+func newLoggingCreds(cfg *tls.Config, log *slog.Logger, refused func(string, error)) credentials.TransportCredentials {
+	return &loggingCreds{TransportCredentials: credentials.NewTLS(cfg), log: log, refused: refused}
 }
 
 // ServerHandshake implements credentials.TransportCredentials.
@@ -25,11 +26,14 @@ func (c *loggingCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.Auth
 	conn, info, err := c.TransportCredentials.ServerHandshake(raw)
 	if err != nil {
 		c.log.Warn("refused TLS connection", "peer", raw.RemoteAddr().String(), "err", err)
+		if c.refused != nil {
+			c.refused(raw.RemoteAddr().String(), err)
+		}
 	}
 	return conn, info, err
 }
 
 // Clone implements credentials.TransportCredentials.
 func (c *loggingCreds) Clone() credentials.TransportCredentials {
-	return &loggingCreds{TransportCredentials: c.TransportCredentials.Clone(), log: c.log}
+	return &loggingCreds{TransportCredentials: c.TransportCredentials.Clone(), log: c.log, refused: c.refused}
 }

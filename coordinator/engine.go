@@ -101,6 +101,9 @@ type Engine struct {
 	audit   *audit.Log
 	amu     sync.Mutex
 	pending []audit.Event // audit events awaiting the next flush
+
+	refusalWindow                time.Time // rate limit of site_refused events
+	refusalCount, refusalDropped int
 }
 
 type activeRun struct {

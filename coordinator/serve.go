@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,10 +17,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/internal/pki"
 	"github.com/cohortfl/cohort/internal/tlsconf"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
+	"github.com/cohortfl/cohort/registry"
 )
 
 // ServeOptions configure a coordinator process.
@@ -48,6 +51,10 @@ type ServeOptions struct {
 	// OnDenied, if set, is called for every call refused by the role check
 	// or the revocation list (see Authorizer.OnDenied); for the audit log.
 	OnDenied func(ctx context.Context, actor, role, method string)
+	// Signer signs published model versions (see package registry); nil
+	// records gate decisions without sealing signed artifacts. Site
+	// co-signatures are checked against the TLS configuration's ClientCAs.
+	Signer *registry.Signer
 }
 
 // defaultRevocationRefresh is ServeOptions.RevocationRefresh's default.
@@ -70,7 +77,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	var engine *Engine
 	registry := NewRegistry(func(site string) { engine.SiteGone(site) })
 	registry.OnCount = func(n int) { metrics.ConnectedSites.Set(float64(n)) }
-	engine, err := NewEngine(Options{Store: o.DB, Dispatcher: registry, Logger: o.Logger, Metrics: metrics,
+	var roots *x509.CertPool
+	if o.TLS != nil {
+		roots = o.TLS.ClientCAs
+	}
+	engine, err := NewEngine(Options{Store: o.DB, Dispatcher: registry, Logger: o.Logger, Metrics: metrics, Signer: o.Signer, Roots: roots,
 		OnRound: func(r RoundReport) {
 			o.Logger.Info("round committed", "round", r.Round, "accepted", r.Accepted, "selected", r.Selected,
 				"eval_accuracy", r.Metrics["eval_accuracy"], "eval_loss", r.Metrics["eval_loss"])
@@ -88,13 +99,19 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		// slot can buffer in the transport: with 100 sites, 6.4 MB in total.
 		grpc.InitialWindowSize(64 << 10), grpc.InitialConnWindowSize(64 << 10),
 	}
-	authz := &Authorizer{Insecure: o.Insecure, OnDenied: o.OnDenied, Logger: o.Logger}
+	authz := &Authorizer{Insecure: o.Insecure, Logger: o.Logger, OnDenied: func(ctx context.Context, actor, role, method string) {
+		engine.Record(ctx, audit.Event{Kind: audit.KindRoleDenied, Actor: actor, Subject: method,
+			Detail: mustJSON(map[string]any{"role": role, "method": method})})
+		if o.OnDenied != nil {
+			o.OnDenied(ctx, actor, role, method)
+		}
+	}}
 	if o.Revocation != nil {
 		authz.Revocation = o.Revocation
 	}
 	opts = append(opts, grpc.ChainUnaryInterceptor(authz.Unary()), grpc.ChainStreamInterceptor(authz.Stream()))
 	if !o.Insecure {
-		opts = append(opts, grpc.Creds(newLoggingCreds(o.TLS, o.Logger)))
+		opts = append(opts, grpc.Creds(newLoggingCreds(o.TLS, o.Logger, engine.recordRefusal)))
 	} else {
 		o.Logger.Warn("roles are not checked (--insecure): any caller may use the admin API")
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cohortfl/cohort/aggregation"
+	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/internal/tlsconf"
@@ -85,6 +86,8 @@ func (s *SiteServer) Connect(req *cohortv1.ConnectRequest, stream cohortv1.SiteS
 	}
 	tasks, detach := s.registry.attach(site, req.NumExamples)
 	defer detach()
+	s.engine.Record(stream.Context(), audit.Event{Kind: audit.KindSiteJoined, Actor: site, Subject: site,
+		Detail: mustJSON(map[string]any{"num_examples": req.NumExamples})})
 	s.log.Info("site connected", "site", site)
 	defer s.log.Info("site disconnected", "site", site)
 	for {

@@ -94,4 +94,22 @@ func TestGateRejectsUnfairAndPublishesReweighed(t *testing.T) {
 	if after.ReweighWeights == nil || before.ReweighWeights != nil {
 		t.Errorf("reweighing weights: unmitigated %v, reweighed %v", before.ReweighWeights, after.ReweighWeights)
 	}
+
+	// The published model is a signed artifact co-signed by the three sites;
+	// the rejected one has none.
+	if after.Artifact == nil || after.Artifact.Sites != 3 {
+		t.Fatalf("reweighed publication artifact = %+v, want one co-signed by 3 sites", after.Artifact)
+	}
+	art := filepath.Join(dir, "model.cohort.json")
+	mustCLI(t, "models", "artifact", "reweighed", "--db", filepath.Join(dir, "reweighed.db"), "--out", art)
+	got := mustCLI(t, "models", "verify", art, "--ca", p.ca(), "--coordinator-key", filepath.Join(dir, "coordinator-signing.pub"),
+		"--require-sites", strings.Join(threeSites, ","))
+	if !strings.Contains(got, "verified") {
+		t.Errorf("models verify:\n%s", got)
+	}
+	_, stderr, code := runCLI(t, 30*time.Second, "models", "artifact", "unmitigated", "--db", filepath.Join(dir, "unmitigated.db"),
+		"--out", filepath.Join(dir, "none.json"))
+	if code == 0 || !strings.Contains(stderr, "did not publish") {
+		t.Errorf("models artifact of the rejected run: exit %d, %s", code, stderr)
+	}
 }

@@ -5,17 +5,23 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cohortfl/cohort/coordinator"
 	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/gate"
 	"github.com/cohortfl/cohort/internal/tlsconf"
+	"github.com/cohortfl/cohort/registry"
 )
 
 // CoordinatorServeOptions are the flags of `cohort coordinator serve`.
@@ -30,6 +36,9 @@ type CoordinatorServeOptions struct {
 	RunConfig     string
 	ExitWhenDone  bool
 	MaxStaged     int
+	SigningKey    string
+	Hybrid        bool
+	Policy        string
 	cmd           *cobra.Command
 }
 
@@ -71,6 +80,9 @@ connection and cut off while connected, without a restart.`,
 	f.StringVar(&o.RunConfig, "run", "", "JSON run configuration to start at once")
 	f.BoolVar(&o.ExitWhenDone, "exit-when-done", false, "exit when the run ends (with --run)")
 	f.IntVar(&o.MaxStaged, "max-staged-uploads", 1, "uploads decoded concurrently; each holds one model-sized buffer")
+	f.StringVar(&o.SigningKey, "signing-key", "", "the coordinator's model-signing key (default: coordinator-signing.key next to --db; created on first use, public half in .pub)")
+	f.BoolVar(&o.Hybrid, "hybrid-signing", false, "when creating the signing key, make it a hybrid Ed25519 + ML-DSA-65 key")
+	f.StringVar(&o.Policy, "policy", "", "publish-gate policy file (YAML) for the --run configuration (see docs/fairness.md)")
 	cmd.AddCommand(serve)
 	return cmd
 }
@@ -113,6 +125,22 @@ func coordinatorServeRun(o *CoordinatorServeOptions) error {
 		}
 		rc = &c
 	}
+	if o.Policy != "" {
+		if rc == nil {
+			return fmt.Errorf("--policy applies to the --run configuration; give --run too (runs started through the admin API carry their policy in their JSON)")
+		}
+		p, err := gate.Load(o.Policy)
+		if err != nil {
+			return err
+		}
+		rc.Policy = &p
+	}
+	var signer *registry.Signer
+	if !o.Insecure {
+		if signer, err = loadOrCreateSigner(o, log); err != nil {
+			return err
+		}
+	}
 	db, err := store.Open(o.DB)
 	if err != nil {
 		return err
@@ -126,7 +154,7 @@ func coordinatorServeRun(o *CoordinatorServeOptions) error {
 	defer stop()
 	return coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: tlsCfg, Insecure: o.Insecure, DB: db,
 		MetricsAddr: o.MetricsAddr, Run: rc, ExitWhenIdle: o.ExitWhenDone && rc != nil, Logger: log, MaxStaged: o.MaxStaged,
-		Revocation: crl})
+		Revocation: crl, Signer: signer})
 }
 
 // readRunConfig reads and validates a JSON run configuration, refusing
@@ -147,4 +175,37 @@ func readRunConfig(path string) (coordinator.RunConfig, []byte, error) {
 		return coordinator.RunConfig{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, b, nil
+}
+
+// loadOrCreateSigner loads the coordinator's model-signing key, creating it
+// (mode 0600, public half beside it) on first use.
+func loadOrCreateSigner(o *CoordinatorServeOptions, log *slog.Logger) (*registry.Signer, error) {
+	path := o.SigningKey
+	if path == "" {
+		path = filepath.Join(filepath.Dir(o.DB), "coordinator-signing.key")
+	}
+	if _, err := os.Stat(path); err == nil {
+		s, err := registry.LoadSigner(path)
+		if err != nil {
+			return nil, fmt.Errorf("--signing-key: %w", err)
+		}
+		log.Info("model signing key loaded", "path", path, "public_key", s.Public().Fingerprint(), "suite", s.Public().Suite())
+		return s, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("--signing-key: %w", err)
+	}
+	s, err := registry.GenerateSigner(nil, o.Hybrid)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Save(path); err != nil {
+		return nil, fmt.Errorf("--signing-key: %w", err)
+	}
+	pub := strings.TrimSuffix(path, ".key") + ".pub"
+	if err := s.Public().Save(pub); err != nil {
+		return nil, fmt.Errorf("--signing-key: writing the public key: %w", err)
+	}
+	log.Info("model signing key created: give the public key to auditors (cohort models verify --coordinator-key)",
+		"path", path, "public_key_file", pub, "public_key", s.Public().Fingerprint(), "suite", s.Public().Suite())
+	return s, nil
 }
