@@ -120,6 +120,8 @@ func TestProvisionRevokedSiteRefused(t *testing.T) {
 		t.Errorf("coordinator did not log the refused handshake")
 	}
 	mustContain(t, "coordinator log", c.out.String(), `peer certificate \"site-c\"`, "certificate revoked")
+	refused := mustCLI(t, "audit", "log", "--db", filepath.Join(dir, "coordinator.db"), "--kind", "site_refused", "--output", "json")
+	mustContain(t, "audit log --kind site_refused", refused, "site_refused", "revoked")
 
 	// The bundle check says what is wrong.
 	out, _, code := runCLI(t, 30*time.Second, "provision", "check", p.dir, "site-c", "--ca-dir", p.caDir())
@@ -260,4 +262,11 @@ func TestProvisionAuditorReadOnly(t *testing.T) {
 		t.Error("an auditor's bundle ran a site")
 	}
 	mustContain(t, "client run with an auditor's bundle", errOut, "has role auditor, but running a site needs role site")
+
+	// Every refusal is in the audit log, and the chain verifies.
+	db := filepath.Join(dir, "coordinator.db")
+	denied := mustCLI(t, "audit", "log", "--db", db, "--kind", "role_denied", "--output", "json")
+	mustContain(t, "audit log --kind role_denied", denied, `"actor": "carol"`, "/cohort.v1.AdminService/StartRun",
+		"/cohort.v1.AdminService/StopRun", `"actor": "site-a"`, "/cohort.v1.AdminService/ListRuns", `"actor": "alice"`, "/cohort.v1.SiteService/Connect")
+	mustContain(t, "audit verify", mustCLI(t, "audit", "verify", "--db", db), "hash chain intact")
 }
