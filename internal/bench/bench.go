@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cohortfl/cohort/audit"
 )
 
 // Measurement names, for Config.Only.
@@ -19,10 +22,13 @@ const (
 	Secure = "secure"
 	Shap   = "shap"
 	Audit  = "audit"
+	// AuditLog is the hash-chained audit log (package audit), not the
+	// fairness audit.
+	AuditLog = "auditlog"
 )
 
 // Measurements lists every measurement in the order Run performs them.
-var Measurements = []string{Sim, GRPC, Memory, Secure, Shap, Audit}
+var Measurements = []string{Sim, GRPC, Memory, Secure, Shap, Audit, AuditLog}
 
 // Config selects and sizes the measurements. Start from DefaultConfig or
 // QuickConfig.
@@ -34,6 +40,8 @@ type Config struct {
 	Secure SecureConfig
 	Shap   ShapConfig
 	Audit  AuditConfig
+	// AuditLogEvents is the size of the audit-log measurement.
+	AuditLogEvents int
 	// Only restricts Run to these measurements (nil: all).
 	Only []string
 	// Progress receives one line per step (nil: discarded).
@@ -54,7 +62,8 @@ func DefaultConfig(launch Launcher) Config {
 		Secure: SecureConfig{Sites: 10, Threshold: 6, Params: 1_000_000, Rounds: 1},
 		Shap: ShapConfig{Dataset: "hmda", Features: 14, Hidden: 16, Background: 100, Rows: 8, Repeats: 4,
 			Samples: 2048, Batches: 16, Seed: 1},
-		Audit: AuditConfig{Dataset: "hmda", Protected: []string{"afam", "single"}, Clients: 10, Rounds: 6, Explain: 100, Seed: 1},
+		Audit:          AuditConfig{Dataset: "hmda", Protected: []string{"afam", "single"}, Clients: 10, Rounds: 6, Explain: 100, Seed: 1},
+		AuditLogEvents: 100_000,
 	}
 }
 
@@ -70,7 +79,8 @@ func QuickConfig(launch Launcher) Config {
 		Secure: SecureConfig{Sites: 4, Threshold: 3, Params: 100_000, Rounds: 1},
 		Shap: ShapConfig{Dataset: "hmda", Features: 14, Hidden: 16, Background: 20, Rows: 2, Repeats: 2,
 			Samples: 2048, Batches: 16, Seed: 1},
-		Audit: AuditConfig{Dataset: "hmda", Protected: []string{"afam"}, Clients: 4, Rounds: 3, Explain: 20, Seed: 1},
+		Audit:          AuditConfig{Dataset: "hmda", Protected: []string{"afam"}, Clients: 4, Rounds: 3, Explain: 20, Seed: 1},
+		AuditLogEvents: 2_000,
 	}
 }
 
@@ -100,6 +110,9 @@ func (c Config) Validate() error {
 	if c.runs(Audit) {
 		errs = append(errs, c.Audit.validate())
 	}
+	if c.runs(AuditLog) && c.AuditLogEvents < 1 {
+		errs = append(errs, fmt.Errorf("bench: auditlog needs at least 1 event (got %d)", c.AuditLogEvents))
+	}
 	return errors.Join(errs...)
 }
 
@@ -108,18 +121,19 @@ func (c Config) runs(m string) bool { return len(c.Only) == 0 || slices.Contains
 // Report is the outcome of Run. Its JSON form is the contract of
 // `cohort bench --output json`; a measurement that was not run is absent.
 type Report struct {
-	Quick      bool          `json:"quick"`
-	GoVersion  string        `json:"go_version"`
-	GOOS       string        `json:"goos"`
-	GOARCH     string        `json:"goarch"`
-	GOMAXPROCS int           `json:"gomaxprocs"`
-	Sim        *SimResult    `json:"sim,omitempty"`
-	GRPC       *GRPCResult   `json:"grpc,omitempty"`
-	Memory     *MemoryResult `json:"memory,omitempty"`
-	Secure     *SecureResult `json:"secure,omitempty"`
-	Shap       *ShapResult   `json:"shap,omitempty"`
-	Audit      *AuditResult  `json:"audit,omitempty"`
-	Seconds    float64       `json:"seconds"`
+	Quick      bool               `json:"quick"`
+	GoVersion  string             `json:"go_version"`
+	GOOS       string             `json:"goos"`
+	GOARCH     string             `json:"goarch"`
+	GOMAXPROCS int                `json:"gomaxprocs"`
+	Sim        *SimResult         `json:"sim,omitempty"`
+	GRPC       *GRPCResult        `json:"grpc,omitempty"`
+	Memory     *MemoryResult      `json:"memory,omitempty"`
+	Secure     *SecureResult      `json:"secure,omitempty"`
+	Shap       *ShapResult        `json:"shap,omitempty"`
+	Audit      *AuditResult       `json:"audit,omitempty"`
+	AuditLog   *audit.BenchResult `json:"auditlog,omitempty"`
+	Seconds    float64            `json:"seconds"`
 }
 
 // Run performs the selected measurements one after the other (they would
@@ -202,6 +216,21 @@ func Run(ctx context.Context, c Config) (Report, error) {
 				row.Secure, 1e3*row.AuditEvalSeconds, 1e3*row.PlainEvalSeconds, row.Ratio, 1e3*row.PublicationSeconds, row.PublicationRatio)
 		}
 		rep.Audit = &r
+	}
+	if c.runs(AuditLog) {
+		logf("auditlog: %d events appended in batches (and up to %d one transaction each) to a fresh SQLite file, then verified; against plain inserts into the same table without the chain",
+			c.AuditLogEvents, audit.BenchSingleMax)
+		dir, err := os.MkdirTemp("", "cohort-bench-auditlog-")
+		if err != nil {
+			return rep, err
+		}
+		r, err := audit.Bench(ctx, dir, c.AuditLogEvents)
+		os.RemoveAll(dir)
+		if err != nil {
+			return rep, err
+		}
+		logf("%s", r)
+		rep.AuditLog = &r
 	}
 	rep.Seconds = time.Since(began).Seconds()
 	return rep, nil

@@ -50,9 +50,14 @@ func TestQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, g, m, sec, sh, au := rep.Sim, rep.GRPC, rep.Memory, rep.Secure, rep.Shap, rep.Audit
-	if s == nil || g == nil || m == nil || sec == nil || sh == nil || au == nil {
-		t.Fatalf("Run(QuickConfig) = %+v; want all six measurements", rep)
+	s, g, m, sec, sh, au, al := rep.Sim, rep.GRPC, rep.Memory, rep.Secure, rep.Shap, rep.Audit, rep.AuditLog
+	if s == nil || g == nil || m == nil || sec == nil || sh == nil || au == nil || al == nil {
+		t.Fatalf("Run(QuickConfig) = %+v; want all seven measurements", rep)
+	}
+	// Verify reads every entry both append modes wrote.
+	if al.Events != cfg.AuditLogEvents || al.Verified != al.Events+al.SingleEvents {
+		t.Errorf("auditlog: %d events, %d single, %d verified; want %d batched and verified = batched + single",
+			al.Events, al.SingleEvents, al.Verified, cfg.AuditLogEvents)
 	}
 	// Every fit result of every measured round is accepted: the instant and
 	// the model trainers never fail.
