@@ -200,8 +200,10 @@ func (e *Engine) card(ctx context.Context, ar *activeRun, res RunResult, pub *Pu
 	if err != nil {
 		return nil, err
 	}
-	names := cfg.featureNames()
-	schema, _ := json.Marshal(map[string]any{"feature_names": names, "classes": cfg.Classes})
+	// Only configured names go into the card: a million synthetic "x…"
+	// names would make the card (sent to every site) as large as the model.
+	names := cfg.FeatureNames
+	schema, _ := json.Marshal(map[string]any{"features": cfg.Features, "feature_names": names, "classes": cfg.Classes})
 	sh := sha256.Sum256(schema)
 	card := &registry.Card{SchemaVersion: registry.CardSchema, Name: cfg.modelName(), RunID: cfg.RunID, Round: res.Version,
 		CreatedAt: e.o.Now().UTC(), Training: tj,
