@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto"
+	crand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -290,6 +291,18 @@ func (s *session) upload(ctx context.Context, t *cohortv1.Task, open uploader, v
 	}
 	hdr := &cohortv1.UploadHeader{RunId: t.RunId, Round: t.Round, Nonce: t.Nonce, NumExamples: n,
 		PayloadBytes: int64(8 * len(v)), Metrics: metrics}
+	if signer := s.x.sec.creds.Signer; signer != nil {
+		// Sign the update with the certificate key, so the coordinator's
+		// audit log holds a non-repudiable record of what this site sent.
+		h := protocol.ValuesSHA256(v)
+		d := protocol.UpdateSigningDigest(t.RunId, t.Round, t.Nonce, n, h)
+		sig, err := signer.Sign(crand.Reader, d[:], crypto.SHA256)
+		if err != nil {
+			stream.CloseSend()
+			return fmt.Errorf("client: signing the update: %w", err)
+		}
+		hdr.ValuesSha256, hdr.Signature = h[:], sig
+	}
 	if err := stream.Send(&cohortv1.UploadChunk{Msg: &cohortv1.UploadChunk_Header{Header: hdr}}); err != nil {
 		return closeErr(stream, err)
 	}

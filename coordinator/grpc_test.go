@@ -2,6 +2,9 @@ package coordinator_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -134,7 +137,7 @@ func TestBadUpdatesAreRejectedAndTheRoundGoesOn(t *testing.T) {
 
 	shards, features := hmdaShards(t, 2)
 	rc := coordinator.DefaultRunConfig()
-	rc.RunID, rc.Rounds, rc.MinClients, rc.Features, rc.Standardize = "bad-input", 2, 2, features, false
+	rc.RunID, rc.Rounds, rc.MinClients, rc.Features, rc.Standardize = "bad-input", 4, 2, features, false
 	rc.RoundTimeout = coordinator.Duration(20 * time.Second)
 	rc.OnFailure = coordinator.OnFailureStop
 
@@ -189,6 +192,24 @@ func TestBadUpdatesAreRejectedAndTheRoundGoesOn(t *testing.T) {
 			v[5] = math.NaN()
 			got = append(got, outcome{"NaN", upload(ctx, api, task, v)})
 			got = append(got, outcome{"replay of round 1", upload(ctx, api, round1, make([]float64, round1.NumParams))})
+		case task.Kind == cohortv1.TaskKind_TASK_KIND_FIT && task.Round == 3:
+			// A well-formed update without the site's signature.
+			got = append(got, outcome{"unsigned", upload(ctx, api, task, make([]float64, task.NumParams))})
+		case task.Kind == cohortv1.TaskKind_TASK_KIND_FIT && task.Round == 4:
+			// Signed, but with a key that is not mallory's certificate key.
+			other, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, outcome{"signed by another key", uploadSigned(ctx, api, task, make([]float64, task.NumParams), other)})
+		case task.Kind == cohortv1.TaskKind_TASK_KIND_EVALUATE && task.Round >= 3:
+			c := coordinator.EvalResult{N: 2, Correct: 1, LossSum: 1, PosHist: make([]float64, coordinator.EvalBins), NegHist: make([]float64, coordinator.EvalBins)}
+			c.PosHist[0], c.NegHist[0] = 1, 1
+			_, err := api.SubmitEvaluation(ctx, &cohortv1.EvaluationResult{RunId: task.RunId, Round: task.Round, Nonce: task.Nonce,
+				NumExamples: c.N, Correct: c.Correct, LossSum: c.LossSum, PosHist: c.PosHist, NegHist: c.NegHist})
+			if err != nil {
+				t.Errorf("a valid evaluation in round %d: %v", task.Round, err)
+			}
 		case task.Kind == cohortv1.TaskKind_TASK_KIND_EVALUATE && task.Round == 1:
 			_, err := api.SubmitEvaluation(ctx, &cohortv1.EvaluationResult{RunId: task.RunId, Round: task.Round,
 				Nonce: task.Nonce, NumExamples: 3, Correct: 1, PosHist: []float64{1, 1, 1}, NegHist: []float64{0, 0, 0}})
@@ -211,6 +232,8 @@ func TestBadUpdatesAreRejectedAndTheRoundGoesOn(t *testing.T) {
 		{"NaN", codes.InvalidArgument, "index 5"},
 		{"replay of round 1", codes.FailedPrecondition, "another run or round"},
 		{"infinite loss", codes.InvalidArgument, "loss sum"},
+		{"unsigned", codes.InvalidArgument, "signature is missing"},
+		{"signed by another key", codes.InvalidArgument, "does not verify under the site's certificate"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("mallory made %d attempts (%v), want %d", len(got), got, len(want))
@@ -226,8 +249,8 @@ func TestBadUpdatesAreRejectedAndTheRoundGoesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rounds) != 2 {
-		t.Fatalf("%d rounds recorded, want 2", len(rounds))
+	if len(rounds) != 4 {
+		t.Fatalf("%d rounds recorded, want 4", len(rounds))
 	}
 	for _, r := range rounds {
 		if r.Status != "committed" {
@@ -251,11 +274,25 @@ func TestBadUpdatesAreRejectedAndTheRoundGoesOn(t *testing.T) {
 }
 
 func upload(ctx context.Context, api cohortv1.SiteServiceClient, task *cohortv1.Task, v []float64) error {
+	return uploadSigned(ctx, api, task, v, nil)
+}
+
+// uploadSigned uploads v, signed with key unless key is nil.
+func uploadSigned(ctx context.Context, api cohortv1.SiteServiceClient, task *cohortv1.Task, v []float64, key *ecdsa.PrivateKey) error {
 	s, err := api.UploadUpdate(ctx)
 	if err != nil {
 		return err
 	}
 	hdr := &cohortv1.UploadHeader{RunId: task.RunId, Round: task.Round, Nonce: task.Nonce, NumExamples: 10, PayloadBytes: int64(8 * len(v))}
+	if key != nil {
+		h := protocol.ValuesSHA256(v)
+		d := protocol.UpdateSigningDigest(task.RunId, task.Round, task.Nonce, 10, h)
+		sig, err := ecdsa.SignASN1(crand.Reader, key, d[:])
+		if err != nil {
+			return err
+		}
+		hdr.ValuesSha256, hdr.Signature = h[:], sig
+	}
 	if err := s.Send(&cohortv1.UploadChunk{Msg: &cohortv1.UploadChunk_Header{Header: hdr}}); err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"io"
@@ -264,8 +266,14 @@ func (s *SiteServer) receive(stream uploadStream, phase Phase) error {
 		return toStatus(fmt.Errorf("coordinator: upload from site %q, round %d: %w", site, hdr.Round, err))
 	}
 	s.engine.o.Metrics.UploadBytes.Add(float64(hdr.PayloadBytes))
+	digest := protocol.ValuesSHA256(buf)
+	if err := s.checkUpdateSignature(stream.Context(), hdr, digest); err != nil {
+		s.engine.AbortResult(site, err.Error())
+		return toStatus(fmt.Errorf("coordinator: upload from site %q, round %d: %w", site, hdr.Round, err))
+	}
 	if phase == PhaseFit {
-		err = s.engine.SubmitFit(site, FitResult{NumExamples: hdr.NumExamples, Delta: buf, Metrics: hdr.Metrics})
+		err = s.engine.SubmitFit(site, FitResult{NumExamples: hdr.NumExamples, Delta: buf, Metrics: hdr.Metrics,
+			Digest: &digest, Signature: hdr.Signature})
 	} else {
 		err = s.engine.SubmitStatistics(site, buf)
 	}
@@ -273,6 +281,38 @@ func (s *SiteServer) receive(stream uploadStream, phase Phase) error {
 		return toStatus(err)
 	}
 	return stream.SendAndClose(&cohortv1.UploadAck{Accepted: true})
+}
+
+// ErrBadSignature reports a plaintext upload whose signature is missing or
+// does not verify under the site's certificate.
+var ErrBadSignature = errors.New("coordinator: update signature")
+
+// checkUpdateSignature verifies a plaintext upload's signature with the
+// peer's certificate key over its values' hash (with mTLS; insecure demos
+// have no certificate and are not checked).
+func (s *SiteServer) checkUpdateSignature(ctx context.Context, hdr *cohortv1.UploadHeader, digest [32]byte) error {
+	if s.insecure {
+		return nil
+	}
+	if len(hdr.Signature) == 0 {
+		return fmt.Errorf("%w is missing: plaintext uploads must be signed with the site's certificate key", ErrBadSignature)
+	}
+	if !bytes.Equal(hdr.ValuesSha256, digest[:]) {
+		return fmt.Errorf("%w: the header's values_sha256 %x is not the hash of the values received %x", ErrBadSignature, hdr.ValuesSha256, digest)
+	}
+	cert, err := tlsconf.PeerCertificate(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSignature, err)
+	}
+	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("%w: the site's certificate key is %T, not ECDSA", ErrBadSignature, cert.PublicKey)
+	}
+	d := protocol.UpdateSigningDigest(hdr.RunId, hdr.Round, hdr.Nonce, hdr.NumExamples, digest)
+	if !ecdsa.VerifyASN1(pub, d[:], hdr.Signature) {
+		return fmt.Errorf("%w does not verify under the site's certificate", ErrBadSignature)
+	}
+	return nil
 }
 
 // receiveSealed reads a serialised secure-aggregation message and submits it.
@@ -381,7 +421,7 @@ func toStatus(err error) error {
 	case errors.Is(err, aggregation.ErrWrongLength), errors.Is(err, aggregation.ErrNotFinite),
 		errors.Is(err, aggregation.ErrBadWeight), errors.Is(err, aggregation.ErrDuplicate), errors.Is(err, protocol.ErrNotFinite),
 		errors.Is(err, secagg.ErrBadSignature), errors.Is(err, secagg.ErrMalformed), errors.Is(err, secagg.ErrBinding),
-		errors.Is(err, secagg.ErrBadInput), errors.Is(err, secwire.ErrBinding):
+		errors.Is(err, secagg.ErrBadInput), errors.Is(err, secwire.ErrBinding), errors.Is(err, ErrBadSignature):
 		code = codes.InvalidArgument
 	case errors.Is(err, secagg.ErrReplay):
 		code = codes.AlreadyExists

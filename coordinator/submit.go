@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -154,8 +155,16 @@ func (e *Engine) SubmitFit(site string, res FitResult) error {
 	if err := ar.round.Accept(site, e.o.Now()); err != nil {
 		return err // cannot happen while we hold mu and the round is open; see Round.Accept
 	}
-	e.noteDetail(audit.KindUpdateReceived, ar.cfg.RunID, ar.round.Number, site, site, map[string]any{
-		"phase": "fit", "update_sha256": hexDigest(floatsDigest(res.Delta)), "examples": res.NumExamples})
+	d := res.Digest
+	if d == nil {
+		dd := floatsDigest(res.Delta)
+		d = &dd
+	}
+	detail := map[string]any{"phase": "fit", "update_sha256": hexDigest(*d), "examples": res.NumExamples}
+	if res.Signature != nil {
+		detail["signature"] = base64.StdEncoding.EncodeToString(res.Signature)
+	}
+	e.noteDetail(audit.KindUpdateReceived, ar.cfg.RunID, ar.round.Number, site, site, detail)
 	if hasLoss {
 		ar.trainLoss += loss * float64(res.NumExamples)
 		ar.trainW += float64(res.NumExamples)

@@ -46,6 +46,11 @@ type FitResult struct {
 	NumExamples int64
 	Delta       []float64
 	Metrics     map[string]float64
+	// Digest is the SHA-256 of Delta's wire encoding if the transport
+	// computed it, and Signature the site's signature over it (see
+	// protocol.UpdateSigningDigest); both go into the audit log.
+	Digest    *[32]byte
+	Signature []byte
 }
 
 // EvalResult is a site's answer to an evaluate task: summable counts.

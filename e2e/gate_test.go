@@ -107,6 +107,34 @@ func TestGateRejectsUnfairAndPublishesReweighed(t *testing.T) {
 	if !strings.Contains(got, "verified") {
 		t.Errorf("models verify:\n%s", got)
 	}
+	// Every update of the run is in the audit log with its hash and the
+	// site's signature, and the chain verifies.
+	db := filepath.Join(dir, "reweighed.db")
+	var events []struct {
+		Actor  string `json:"actor"`
+		Detail struct {
+			Phase     string `json:"phase"`
+			SHA256    string `json:"update_sha256"`
+			Signature string `json:"signature"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, "audit", "log", "--db", db, "--kind", "update_received", "--output", "json")), &events); err != nil {
+		t.Fatal(err)
+	}
+	fits := 0
+	for _, ev := range events {
+		if ev.Detail.Phase != "fit" {
+			continue
+		}
+		fits++
+		if len(ev.Detail.SHA256) != 64 || ev.Detail.Signature == "" {
+			t.Errorf("update from %s logged without hash or signature: %+v", ev.Actor, ev.Detail)
+		}
+	}
+	if fits != 20*3 {
+		t.Errorf("%d fit updates in the audit log, want 20 rounds × 3 sites", fits)
+	}
+	mustCLI(t, "audit", "verify", "--db", db)
 	_, stderr, code := runCLI(t, 30*time.Second, "models", "artifact", "unmitigated", "--db", filepath.Join(dir, "unmitigated.db"),
 		"--out", filepath.Join(dir, "none.json"))
 	if code == 0 || !strings.Contains(stderr, "did not publish") {

@@ -436,7 +436,12 @@ type UploadHeader struct {
 	// If set, the site could not (or would not) execute the task, for example
 	// because it refuses to decrypt; no payload follows. The coordinator
 	// releases the site's slot at once instead of waiting for the deadline.
-	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	// Plaintext uploads: SHA-256 of the payload bytes, and the site's
+	// signature with its certificate key over protocol.UpdateSigningDigest
+	// (run, round, nonce, examples and that hash). Required with mTLS.
+	ValuesSha256  []byte `protobuf:"bytes,9,opt,name=values_sha256,json=valuesSha256,proto3" json:"values_sha256,omitempty"`
+	Signature     []byte `protobuf:"bytes,10,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -525,6 +530,20 @@ func (x *UploadHeader) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *UploadHeader) GetValuesSha256() []byte {
+	if x != nil {
+		return x.ValuesSha256
+	}
+	return nil
+}
+
+func (x *UploadHeader) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
 }
 
 type UploadChunk struct {
@@ -2417,7 +2436,7 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"ModelChunk\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\x03R\x05total\x12\x16\n" +
-	"\x06values\x18\x03 \x01(\fR\x06values\"\xd4\x02\n" +
+	"\x06values\x18\x03 \x01(\fR\x06values\"\x97\x03\n" +
 	"\fUploadHeader\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x04R\x05round\x12\x14\n" +
@@ -2426,7 +2445,10 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\rpayload_bytes\x18\x05 \x01(\x03R\fpayloadBytes\x12>\n" +
 	"\ametrics\x18\x06 \x03(\v2$.cohort.v1.UploadHeader.MetricsEntryR\ametrics\x12'\n" +
 	"\x04kind\x18\a \x01(\x0e2\x13.cohort.v1.TaskKindR\x04kind\x12\x14\n" +
-	"\x05error\x18\b \x01(\tR\x05error\x1a:\n" +
+	"\x05error\x18\b \x01(\tR\x05error\x12#\n" +
+	"\rvalues_sha256\x18\t \x01(\fR\fvaluesSha256\x12\x1c\n" +
+	"\tsignature\x18\n" +
+	" \x01(\fR\tsignature\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"]\n" +
