@@ -35,8 +35,8 @@ func gateRun(t *testing.T, p pki, dir, id, mode string) coord.Publication {
 	run := writeRunConfig(t, filepath.Join(dir), map[string]any{"run_id": id, "rounds": 20, "min_clients": 3, "start_sites": 3,
 		"round_timeout": "20s", "wait_for_clients": "30s", "model": "logreg", "classes": 2, "strategy": "fedavg",
 		"explain_rows": 50,
-		"fairness": map[string]any{"mode": mode, "favorable": 0, "attributes": []map[string]any{{"name": "age", "cut": 30}}},
-		"policy":   map[string]any{"fairness": map[string]any{"min_disparate_impact": 0.8}}})
+		"fairness":     map[string]any{"mode": mode, "favorable": 0, "attributes": []map[string]any{{"name": "age", "cut": 30}}},
+		"policy":       map[string]any{"fairness": map[string]any{"min_disparate_impact": 0.8}}})
 	c := startCoordinator(t, p, db, run, "--exit-when-done")
 	sites := map[string]*proc{}
 	for i, s := range threeSites {
