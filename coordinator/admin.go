@@ -21,6 +21,37 @@ import (
 type AdminServer struct {
 	cohortv1.UnimplementedAdminServiceServer
 	runner *Runner
+	// Reporter renders a run's report (nil: GetReport is Unimplemented).
+	Reporter Reporter
+}
+
+// Reporter renders the auditor's report of a run in a format ("html", "md",
+// "json"). It must return an error wrapping store.ErrNotFound for an
+// unknown run.
+type Reporter func(ctx context.Context, runID, format string) ([]byte, error)
+
+// reportChunk is the size of GetReport's messages.
+const reportChunk = 256 << 10
+
+// GetReport implements AdminService: it renders the run's report and
+// streams it in chunks.
+func (s *AdminServer) GetReport(req *cohortv1.GetReportRequest, stream cohortv1.AdminService_GetReportServer) error {
+	if s.Reporter == nil {
+		return status.Error(codes.Unimplemented, "this coordinator does not render reports")
+	}
+	b, err := s.Reporter(stream.Context(), req.RunId, req.Format)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return status.Errorf(codes.NotFound, "run %q: %v", req.RunId, err)
+	case err != nil:
+		return status.Errorf(codes.InvalidArgument, "report of run %q: %v", req.RunId, err)
+	}
+	for off := 0; off < len(b) || off == 0; off += reportChunk {
+		if err := stream.Send(&cohortv1.ReportChunk{Data: b[off:min(off+reportChunk, len(b))]}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Runner starts runs in the background on an Engine, one at a time, and keeps

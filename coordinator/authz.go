@@ -43,6 +43,7 @@ var methodRoles = map[string][]pki.ConsortiumRole{
 	cohortv1.AdminService_GetRun_FullMethodName:    readers,
 	cohortv1.AdminService_ListRuns_FullMethodName:  readers,
 	cohortv1.AdminService_ListSites_FullMethodName: readers,
+	cohortv1.AdminService_GetReport_FullMethodName: readers,
 }
 
 // MethodRoles returns a copy of the table of which roles may call which

@@ -121,6 +121,7 @@ func TestAuthorizeTable(t *testing.T) {
 		cohortv1.AdminService_GetRun_FullMethodName:          {pki.RoleAdmin, pki.RoleAuditor},
 		cohortv1.AdminService_ListRuns_FullMethodName:        {pki.RoleAdmin, pki.RoleAuditor},
 		cohortv1.AdminService_ListSites_FullMethodName:       {pki.RoleAdmin, pki.RoleAuditor},
+		cohortv1.AdminService_GetReport_FullMethodName:       {pki.RoleAdmin, pki.RoleAuditor},
 		cohortv1.SiteService_Connect_FullMethodName:          {pki.RoleSite},
 		cohortv1.SiteService_DownloadModel_FullMethodName:    {pki.RoleSite},
 		cohortv1.SiteService_UploadUpdate_FullMethodName:     {pki.RoleSite},

@@ -51,6 +51,8 @@ type ServeOptions struct {
 	// OnDenied, if set, is called for every call refused by the role check
 	// or the revocation list (see Authorizer.OnDenied); for the audit log.
 	OnDenied func(ctx context.Context, actor, role, method string)
+	// Reporter renders reports for AdminService/GetReport (nil: not served).
+	Reporter Reporter
 	// Signer signs published model versions (see package registry); nil
 	// records gate decisions without sealing signed artifacts. Site
 	// co-signatures are checked against the TLS configuration's ClientCAs.
@@ -125,7 +127,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	srv := grpc.NewServer(opts...)
 	cohortv1.RegisterSiteServiceServer(srv, NewSiteServer(engine, registry, o.Insecure, o.MaxStaged, o.Logger))
 	runner := NewRunner(ctx, engine, o.DB)
-	cohortv1.RegisterAdminServiceServer(srv, NewAdminServer(runner))
+	admin := NewAdminServer(runner)
+	admin.Reporter = o.Reporter
+	cohortv1.RegisterAdminServiceServer(srv, admin)
 
 	var httpSrv *http.Server
 	if o.MetricsAddr != "" {

@@ -109,6 +109,102 @@ func (TaskKind) EnumDescriptor() ([]byte, []int) {
 	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{0}
 }
 
+type GetReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Format        string                 `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"` // html, md or json
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReportRequest) Reset() {
+	*x = GetReportRequest{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReportRequest) ProtoMessage() {}
+
+func (x *GetReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReportRequest.ProtoReflect.Descriptor instead.
+func (*GetReportRequest) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetReportRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *GetReportRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+type ReportChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportChunk) Reset() {
+	*x = ReportChunk{}
+	mi := &file_cohort_v1_cohort_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportChunk) ProtoMessage() {}
+
+func (x *ReportChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_cohort_v1_cohort_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportChunk.ProtoReflect.Descriptor instead.
+func (*ReportChunk) Descriptor() ([]byte, []int) {
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReportChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type ConnectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Software version of the site, for the operator's information.
@@ -122,7 +218,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[0]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -134,7 +230,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[0]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -147,7 +243,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{0}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ConnectRequest) GetClientVersion() string {
@@ -190,7 +286,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[1]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -202,7 +298,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[1]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -215,7 +311,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{1}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Task) GetRunId() string {
@@ -308,7 +404,7 @@ type DownloadModelRequest struct {
 
 func (x *DownloadModelRequest) Reset() {
 	*x = DownloadModelRequest{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[2]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -320,7 +416,7 @@ func (x *DownloadModelRequest) String() string {
 func (*DownloadModelRequest) ProtoMessage() {}
 
 func (x *DownloadModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[2]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -333,7 +429,7 @@ func (x *DownloadModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadModelRequest.ProtoReflect.Descriptor instead.
 func (*DownloadModelRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{2}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DownloadModelRequest) GetRunId() string {
@@ -371,7 +467,7 @@ type ModelChunk struct {
 
 func (x *ModelChunk) Reset() {
 	*x = ModelChunk{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[3]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +479,7 @@ func (x *ModelChunk) String() string {
 func (*ModelChunk) ProtoMessage() {}
 
 func (x *ModelChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[3]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +492,7 @@ func (x *ModelChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelChunk.ProtoReflect.Descriptor instead.
 func (*ModelChunk) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{3}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ModelChunk) GetOffset() int64 {
@@ -448,7 +544,7 @@ type UploadHeader struct {
 
 func (x *UploadHeader) Reset() {
 	*x = UploadHeader{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[4]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +556,7 @@ func (x *UploadHeader) String() string {
 func (*UploadHeader) ProtoMessage() {}
 
 func (x *UploadHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[4]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +569,7 @@ func (x *UploadHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadHeader.ProtoReflect.Descriptor instead.
 func (*UploadHeader) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{4}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UploadHeader) GetRunId() string {
@@ -559,7 +655,7 @@ type UploadChunk struct {
 
 func (x *UploadChunk) Reset() {
 	*x = UploadChunk{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[5]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +667,7 @@ func (x *UploadChunk) String() string {
 func (*UploadChunk) ProtoMessage() {}
 
 func (x *UploadChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[5]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +680,7 @@ func (x *UploadChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadChunk.ProtoReflect.Descriptor instead.
 func (*UploadChunk) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{5}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UploadChunk) GetMsg() isUploadChunk_Msg {
@@ -637,7 +733,7 @@ type UploadAck struct {
 
 func (x *UploadAck) Reset() {
 	*x = UploadAck{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[6]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +745,7 @@ func (x *UploadAck) String() string {
 func (*UploadAck) ProtoMessage() {}
 
 func (x *UploadAck) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[6]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +758,7 @@ func (x *UploadAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadAck.ProtoReflect.Descriptor instead.
 func (*UploadAck) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{6}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UploadAck) GetAccepted() bool {
@@ -694,7 +790,7 @@ type EvaluationResult struct {
 
 func (x *EvaluationResult) Reset() {
 	*x = EvaluationResult{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[7]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +802,7 @@ func (x *EvaluationResult) String() string {
 func (*EvaluationResult) ProtoMessage() {}
 
 func (x *EvaluationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[7]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +815,7 @@ func (x *EvaluationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluationResult.ProtoReflect.Descriptor instead.
 func (*EvaluationResult) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{7}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *EvaluationResult) GetRunId() string {
@@ -793,7 +889,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[8]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +901,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[8]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +914,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{8}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{10}
 }
 
 type StartRunRequest struct {
@@ -831,7 +927,7 @@ type StartRunRequest struct {
 
 func (x *StartRunRequest) Reset() {
 	*x = StartRunRequest{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[9]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +939,7 @@ func (x *StartRunRequest) String() string {
 func (*StartRunRequest) ProtoMessage() {}
 
 func (x *StartRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[9]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +952,7 @@ func (x *StartRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRunRequest.ProtoReflect.Descriptor instead.
 func (*StartRunRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{9}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StartRunRequest) GetConfigJson() string {
@@ -875,7 +971,7 @@ type GetRunRequest struct {
 
 func (x *GetRunRequest) Reset() {
 	*x = GetRunRequest{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[10]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +983,7 @@ func (x *GetRunRequest) String() string {
 func (*GetRunRequest) ProtoMessage() {}
 
 func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[10]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +996,7 @@ func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunRequest.ProtoReflect.Descriptor instead.
 func (*GetRunRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{10}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetRunRequest) GetRunId() string {
@@ -919,7 +1015,7 @@ type StopRunRequest struct {
 
 func (x *StopRunRequest) Reset() {
 	*x = StopRunRequest{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[11]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1027,7 @@ func (x *StopRunRequest) String() string {
 func (*StopRunRequest) ProtoMessage() {}
 
 func (x *StopRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[11]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1040,7 @@ func (x *StopRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRunRequest.ProtoReflect.Descriptor instead.
 func (*StopRunRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{11}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StopRunRequest) GetRunId() string {
@@ -962,7 +1058,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[12]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1070,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[12]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1083,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{12}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{14}
 }
 
 type ListRunsResponse struct {
@@ -999,7 +1095,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[13]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1107,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[13]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1120,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{13}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListRunsResponse) GetRuns() []*RunStatus {
@@ -1049,7 +1145,7 @@ type RunStatus struct {
 
 func (x *RunStatus) Reset() {
 	*x = RunStatus{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[14]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1157,7 @@ func (x *RunStatus) String() string {
 func (*RunStatus) ProtoMessage() {}
 
 func (x *RunStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[14]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1170,7 @@ func (x *RunStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunStatus.ProtoReflect.Descriptor instead.
 func (*RunStatus) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{14}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RunStatus) GetRunId() string {
@@ -1134,7 +1230,7 @@ type ListSitesRequest struct {
 
 func (x *ListSitesRequest) Reset() {
 	*x = ListSitesRequest{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[15]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1242,7 @@ func (x *ListSitesRequest) String() string {
 func (*ListSitesRequest) ProtoMessage() {}
 
 func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[15]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1255,7 @@ func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSitesRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{15}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{17}
 }
 
 type SiteInfo struct {
@@ -1174,7 +1270,7 @@ type SiteInfo struct {
 
 func (x *SiteInfo) Reset() {
 	*x = SiteInfo{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[16]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1282,7 @@ func (x *SiteInfo) String() string {
 func (*SiteInfo) ProtoMessage() {}
 
 func (x *SiteInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[16]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1295,7 @@ func (x *SiteInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SiteInfo.ProtoReflect.Descriptor instead.
 func (*SiteInfo) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{16}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SiteInfo) GetName() string {
@@ -1239,7 +1335,7 @@ type ListSitesResponse struct {
 
 func (x *ListSitesResponse) Reset() {
 	*x = ListSitesResponse{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[17]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1347,7 @@ func (x *ListSitesResponse) String() string {
 func (*ListSitesResponse) ProtoMessage() {}
 
 func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[17]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1360,7 @@ func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSitesResponse) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{17}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListSitesResponse) GetSites() []*SiteInfo {
@@ -1290,7 +1386,7 @@ type SecAggIdentity struct {
 
 func (x *SecAggIdentity) Reset() {
 	*x = SecAggIdentity{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[18]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1398,7 @@ func (x *SecAggIdentity) String() string {
 func (*SecAggIdentity) ProtoMessage() {}
 
 func (x *SecAggIdentity) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[18]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1411,7 @@ func (x *SecAggIdentity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggIdentity.ProtoReflect.Descriptor instead.
 func (*SecAggIdentity) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{18}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SecAggIdentity) GetKemPublic() []byte {
@@ -1356,7 +1452,7 @@ type SecAggMember struct {
 
 func (x *SecAggMember) Reset() {
 	*x = SecAggMember{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[19]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1464,7 @@ func (x *SecAggMember) String() string {
 func (*SecAggMember) ProtoMessage() {}
 
 func (x *SecAggMember) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[19]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1477,7 @@ func (x *SecAggMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggMember.ProtoReflect.Descriptor instead.
 func (*SecAggMember) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{19}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SecAggMember) GetId() string {
@@ -1413,7 +1509,7 @@ type SecAggRoster struct {
 
 func (x *SecAggRoster) Reset() {
 	*x = SecAggRoster{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[20]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1521,7 @@ func (x *SecAggRoster) String() string {
 func (*SecAggRoster) ProtoMessage() {}
 
 func (x *SecAggRoster) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[20]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1534,7 @@ func (x *SecAggRoster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggRoster.ProtoReflect.Descriptor instead.
 func (*SecAggRoster) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{20}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SecAggRoster) GetRunId() string {
@@ -1496,7 +1592,7 @@ type SecAggPublicKeyShare struct {
 
 func (x *SecAggPublicKeyShare) Reset() {
 	*x = SecAggPublicKeyShare{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[21]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +1604,7 @@ func (x *SecAggPublicKeyShare) String() string {
 func (*SecAggPublicKeyShare) ProtoMessage() {}
 
 func (x *SecAggPublicKeyShare) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[21]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1617,7 @@ func (x *SecAggPublicKeyShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggPublicKeyShare.ProtoReflect.Descriptor instead.
 func (*SecAggPublicKeyShare) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{21}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SecAggPublicKeyShare) GetRunId() string {
@@ -1572,7 +1668,7 @@ type SecAggEnvelope struct {
 
 func (x *SecAggEnvelope) Reset() {
 	*x = SecAggEnvelope{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[22]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1584,7 +1680,7 @@ func (x *SecAggEnvelope) String() string {
 func (*SecAggEnvelope) ProtoMessage() {}
 
 func (x *SecAggEnvelope) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[22]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1597,7 +1693,7 @@ func (x *SecAggEnvelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggEnvelope.ProtoReflect.Descriptor instead.
 func (*SecAggEnvelope) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{22}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SecAggEnvelope) GetRunId() string {
@@ -1651,7 +1747,7 @@ type SecAggContribution struct {
 
 func (x *SecAggContribution) Reset() {
 	*x = SecAggContribution{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[23]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1663,7 +1759,7 @@ func (x *SecAggContribution) String() string {
 func (*SecAggContribution) ProtoMessage() {}
 
 func (x *SecAggContribution) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[23]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1676,7 +1772,7 @@ func (x *SecAggContribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggContribution.ProtoReflect.Descriptor instead.
 func (*SecAggContribution) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{23}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SecAggContribution) GetRunId() string {
@@ -1750,7 +1846,7 @@ type SecAggDecryptRequest struct {
 
 func (x *SecAggDecryptRequest) Reset() {
 	*x = SecAggDecryptRequest{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[24]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1762,7 +1858,7 @@ func (x *SecAggDecryptRequest) String() string {
 func (*SecAggDecryptRequest) ProtoMessage() {}
 
 func (x *SecAggDecryptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[24]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1775,7 +1871,7 @@ func (x *SecAggDecryptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggDecryptRequest.ProtoReflect.Descriptor instead.
 func (*SecAggDecryptRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{24}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SecAggDecryptRequest) GetRunId() string {
@@ -1842,7 +1938,7 @@ type SecAggDecryptionShare struct {
 
 func (x *SecAggDecryptionShare) Reset() {
 	*x = SecAggDecryptionShare{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[25]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1854,7 +1950,7 @@ func (x *SecAggDecryptionShare) String() string {
 func (*SecAggDecryptionShare) ProtoMessage() {}
 
 func (x *SecAggDecryptionShare) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[25]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1867,7 +1963,7 @@ func (x *SecAggDecryptionShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggDecryptionShare.ProtoReflect.Descriptor instead.
 func (*SecAggDecryptionShare) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{25}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SecAggDecryptionShare) GetRunId() string {
@@ -1942,7 +2038,7 @@ type SecAggMessage struct {
 
 func (x *SecAggMessage) Reset() {
 	*x = SecAggMessage{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[26]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2050,7 @@ func (x *SecAggMessage) String() string {
 func (*SecAggMessage) ProtoMessage() {}
 
 func (x *SecAggMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[26]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2063,7 @@ func (x *SecAggMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggMessage.ProtoReflect.Descriptor instead.
 func (*SecAggMessage) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{26}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SecAggMessage) GetMsg() isSecAggMessage_Msg {
@@ -2143,7 +2239,7 @@ type CoSignRequest struct {
 
 func (x *CoSignRequest) Reset() {
 	*x = CoSignRequest{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[27]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2251,7 @@ func (x *CoSignRequest) String() string {
 func (*CoSignRequest) ProtoMessage() {}
 
 func (x *CoSignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[27]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2264,7 @@ func (x *CoSignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoSignRequest.ProtoReflect.Descriptor instead.
 func (*CoSignRequest) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{27}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CoSignRequest) GetCardJson() []byte {
@@ -2197,7 +2293,7 @@ type CoSignature struct {
 
 func (x *CoSignature) Reset() {
 	*x = CoSignature{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[28]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2305,7 @@ func (x *CoSignature) String() string {
 func (*CoSignature) ProtoMessage() {}
 
 func (x *CoSignature) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[28]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2318,7 @@ func (x *CoSignature) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoSignature.ProtoReflect.Descriptor instead.
 func (*CoSignature) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{28}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CoSignature) GetVersionHash() []byte {
@@ -2256,7 +2352,7 @@ type SecAggSharesMsg struct {
 
 func (x *SecAggSharesMsg) Reset() {
 	*x = SecAggSharesMsg{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[29]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2268,7 +2364,7 @@ func (x *SecAggSharesMsg) String() string {
 func (*SecAggSharesMsg) ProtoMessage() {}
 
 func (x *SecAggSharesMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[29]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2281,7 +2377,7 @@ func (x *SecAggSharesMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggSharesMsg.ProtoReflect.Descriptor instead.
 func (*SecAggSharesMsg) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{29}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SecAggSharesMsg) GetPublicKeyShare() *SecAggPublicKeyShare {
@@ -2309,7 +2405,7 @@ type SecAggFinishMsg struct {
 
 func (x *SecAggFinishMsg) Reset() {
 	*x = SecAggFinishMsg{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[30]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2321,7 +2417,7 @@ func (x *SecAggFinishMsg) String() string {
 func (*SecAggFinishMsg) ProtoMessage() {}
 
 func (x *SecAggFinishMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[30]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2334,7 +2430,7 @@ func (x *SecAggFinishMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggFinishMsg.ProtoReflect.Descriptor instead.
 func (*SecAggFinishMsg) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{30}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SecAggFinishMsg) GetPublicKey() []byte {
@@ -2367,7 +2463,7 @@ type SecAggAck struct {
 
 func (x *SecAggAck) Reset() {
 	*x = SecAggAck{}
-	mi := &file_cohort_v1_cohort_proto_msgTypes[31]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2475,7 @@ func (x *SecAggAck) String() string {
 func (*SecAggAck) ProtoMessage() {}
 
 func (x *SecAggAck) ProtoReflect() protoreflect.Message {
-	mi := &file_cohort_v1_cohort_proto_msgTypes[31]
+	mi := &file_cohort_v1_cohort_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2392,7 +2488,7 @@ func (x *SecAggAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecAggAck.ProtoReflect.Descriptor instead.
 func (*SecAggAck) Descriptor() ([]byte, []int) {
-	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{31}
+	return file_cohort_v1_cohort_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SecAggAck) GetThresholdReady() bool {
@@ -2406,7 +2502,12 @@ var File_cohort_v1_cohort_proto protoreflect.FileDescriptor
 
 const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\n" +
-	"\x16cohort/v1/cohort.proto\x12\tcohort.v1\"Z\n" +
+	"\x16cohort/v1/cohort.proto\x12\tcohort.v1\"A\n" +
+	"\x10GetReportRequest\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x16\n" +
+	"\x06format\x18\x02 \x01(\tR\x06format\"!\n" +
+	"\vReportChunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"Z\n" +
 	"\x0eConnectRequest\x12%\n" +
 	"\x0eclient_version\x18\x01 \x01(\tR\rclientVersion\x12!\n" +
 	"\fnum_examples\x18\x02 \x01(\x03R\vnumExamples\"\x9b\x03\n" +
@@ -2602,13 +2703,14 @@ const file_cohort_v1_cohort_proto_rawDesc = "" +
 	"\fUploadUpdate\x12\x16.cohort.v1.UploadChunk\x1a\x14.cohort.v1.UploadAck(\x01\x12?\n" +
 	"\x10SubmitEvaluation\x12\x1b.cohort.v1.EvaluationResult\x1a\x0e.cohort.v1.Ack\x12B\n" +
 	"\x10SubmitStatistics\x12\x16.cohort.v1.UploadChunk\x1a\x14.cohort.v1.UploadAck(\x01\x12>\n" +
-	"\fSubmitSecAgg\x12\x16.cohort.v1.UploadChunk\x1a\x14.cohort.v1.UploadAck(\x012\xcf\x02\n" +
+	"\fSubmitSecAgg\x12\x16.cohort.v1.UploadChunk\x1a\x14.cohort.v1.UploadAck(\x012\x93\x03\n" +
 	"\fAdminService\x12<\n" +
 	"\bStartRun\x12\x1a.cohort.v1.StartRunRequest\x1a\x14.cohort.v1.RunStatus\x128\n" +
 	"\x06GetRun\x12\x18.cohort.v1.GetRunRequest\x1a\x14.cohort.v1.RunStatus\x12C\n" +
 	"\bListRuns\x12\x1a.cohort.v1.ListRunsRequest\x1a\x1b.cohort.v1.ListRunsResponse\x12:\n" +
 	"\aStopRun\x12\x19.cohort.v1.StopRunRequest\x1a\x14.cohort.v1.RunStatus\x12F\n" +
-	"\tListSites\x12\x1b.cohort.v1.ListSitesRequest\x1a\x1c.cohort.v1.ListSitesResponseB5Z3github.com/cohortfl/cohort/proto/cohort/v1;cohortv1b\x06proto3"
+	"\tListSites\x12\x1b.cohort.v1.ListSitesRequest\x1a\x1c.cohort.v1.ListSitesResponse\x12B\n" +
+	"\tGetReport\x12\x1b.cohort.v1.GetReportRequest\x1a\x16.cohort.v1.ReportChunk0\x01B5Z3github.com/cohortfl/cohort/proto/cohort/v1;cohortv1b\x06proto3"
 
 var (
 	file_cohort_v1_cohort_proto_rawDescOnce sync.Once
@@ -2623,95 +2725,99 @@ func file_cohort_v1_cohort_proto_rawDescGZIP() []byte {
 }
 
 var file_cohort_v1_cohort_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cohort_v1_cohort_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_cohort_v1_cohort_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_cohort_v1_cohort_proto_goTypes = []any{
 	(TaskKind)(0),                 // 0: cohort.v1.TaskKind
-	(*ConnectRequest)(nil),        // 1: cohort.v1.ConnectRequest
-	(*Task)(nil),                  // 2: cohort.v1.Task
-	(*DownloadModelRequest)(nil),  // 3: cohort.v1.DownloadModelRequest
-	(*ModelChunk)(nil),            // 4: cohort.v1.ModelChunk
-	(*UploadHeader)(nil),          // 5: cohort.v1.UploadHeader
-	(*UploadChunk)(nil),           // 6: cohort.v1.UploadChunk
-	(*UploadAck)(nil),             // 7: cohort.v1.UploadAck
-	(*EvaluationResult)(nil),      // 8: cohort.v1.EvaluationResult
-	(*Ack)(nil),                   // 9: cohort.v1.Ack
-	(*StartRunRequest)(nil),       // 10: cohort.v1.StartRunRequest
-	(*GetRunRequest)(nil),         // 11: cohort.v1.GetRunRequest
-	(*StopRunRequest)(nil),        // 12: cohort.v1.StopRunRequest
-	(*ListRunsRequest)(nil),       // 13: cohort.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),      // 14: cohort.v1.ListRunsResponse
-	(*RunStatus)(nil),             // 15: cohort.v1.RunStatus
-	(*ListSitesRequest)(nil),      // 16: cohort.v1.ListSitesRequest
-	(*SiteInfo)(nil),              // 17: cohort.v1.SiteInfo
-	(*ListSitesResponse)(nil),     // 18: cohort.v1.ListSitesResponse
-	(*SecAggIdentity)(nil),        // 19: cohort.v1.SecAggIdentity
-	(*SecAggMember)(nil),          // 20: cohort.v1.SecAggMember
-	(*SecAggRoster)(nil),          // 21: cohort.v1.SecAggRoster
-	(*SecAggPublicKeyShare)(nil),  // 22: cohort.v1.SecAggPublicKeyShare
-	(*SecAggEnvelope)(nil),        // 23: cohort.v1.SecAggEnvelope
-	(*SecAggContribution)(nil),    // 24: cohort.v1.SecAggContribution
-	(*SecAggDecryptRequest)(nil),  // 25: cohort.v1.SecAggDecryptRequest
-	(*SecAggDecryptionShare)(nil), // 26: cohort.v1.SecAggDecryptionShare
-	(*SecAggMessage)(nil),         // 27: cohort.v1.SecAggMessage
-	(*CoSignRequest)(nil),         // 28: cohort.v1.CoSignRequest
-	(*CoSignature)(nil),           // 29: cohort.v1.CoSignature
-	(*SecAggSharesMsg)(nil),       // 30: cohort.v1.SecAggSharesMsg
-	(*SecAggFinishMsg)(nil),       // 31: cohort.v1.SecAggFinishMsg
-	(*SecAggAck)(nil),             // 32: cohort.v1.SecAggAck
-	nil,                           // 33: cohort.v1.Task.ConfigEntry
-	nil,                           // 34: cohort.v1.UploadHeader.MetricsEntry
-	nil,                           // 35: cohort.v1.RunStatus.LastMetricsEntry
+	(*GetReportRequest)(nil),      // 1: cohort.v1.GetReportRequest
+	(*ReportChunk)(nil),           // 2: cohort.v1.ReportChunk
+	(*ConnectRequest)(nil),        // 3: cohort.v1.ConnectRequest
+	(*Task)(nil),                  // 4: cohort.v1.Task
+	(*DownloadModelRequest)(nil),  // 5: cohort.v1.DownloadModelRequest
+	(*ModelChunk)(nil),            // 6: cohort.v1.ModelChunk
+	(*UploadHeader)(nil),          // 7: cohort.v1.UploadHeader
+	(*UploadChunk)(nil),           // 8: cohort.v1.UploadChunk
+	(*UploadAck)(nil),             // 9: cohort.v1.UploadAck
+	(*EvaluationResult)(nil),      // 10: cohort.v1.EvaluationResult
+	(*Ack)(nil),                   // 11: cohort.v1.Ack
+	(*StartRunRequest)(nil),       // 12: cohort.v1.StartRunRequest
+	(*GetRunRequest)(nil),         // 13: cohort.v1.GetRunRequest
+	(*StopRunRequest)(nil),        // 14: cohort.v1.StopRunRequest
+	(*ListRunsRequest)(nil),       // 15: cohort.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),      // 16: cohort.v1.ListRunsResponse
+	(*RunStatus)(nil),             // 17: cohort.v1.RunStatus
+	(*ListSitesRequest)(nil),      // 18: cohort.v1.ListSitesRequest
+	(*SiteInfo)(nil),              // 19: cohort.v1.SiteInfo
+	(*ListSitesResponse)(nil),     // 20: cohort.v1.ListSitesResponse
+	(*SecAggIdentity)(nil),        // 21: cohort.v1.SecAggIdentity
+	(*SecAggMember)(nil),          // 22: cohort.v1.SecAggMember
+	(*SecAggRoster)(nil),          // 23: cohort.v1.SecAggRoster
+	(*SecAggPublicKeyShare)(nil),  // 24: cohort.v1.SecAggPublicKeyShare
+	(*SecAggEnvelope)(nil),        // 25: cohort.v1.SecAggEnvelope
+	(*SecAggContribution)(nil),    // 26: cohort.v1.SecAggContribution
+	(*SecAggDecryptRequest)(nil),  // 27: cohort.v1.SecAggDecryptRequest
+	(*SecAggDecryptionShare)(nil), // 28: cohort.v1.SecAggDecryptionShare
+	(*SecAggMessage)(nil),         // 29: cohort.v1.SecAggMessage
+	(*CoSignRequest)(nil),         // 30: cohort.v1.CoSignRequest
+	(*CoSignature)(nil),           // 31: cohort.v1.CoSignature
+	(*SecAggSharesMsg)(nil),       // 32: cohort.v1.SecAggSharesMsg
+	(*SecAggFinishMsg)(nil),       // 33: cohort.v1.SecAggFinishMsg
+	(*SecAggAck)(nil),             // 34: cohort.v1.SecAggAck
+	nil,                           // 35: cohort.v1.Task.ConfigEntry
+	nil,                           // 36: cohort.v1.UploadHeader.MetricsEntry
+	nil,                           // 37: cohort.v1.RunStatus.LastMetricsEntry
 }
 var file_cohort_v1_cohort_proto_depIdxs = []int32{
 	0,  // 0: cohort.v1.Task.kind:type_name -> cohort.v1.TaskKind
-	33, // 1: cohort.v1.Task.config:type_name -> cohort.v1.Task.ConfigEntry
-	34, // 2: cohort.v1.UploadHeader.metrics:type_name -> cohort.v1.UploadHeader.MetricsEntry
+	35, // 1: cohort.v1.Task.config:type_name -> cohort.v1.Task.ConfigEntry
+	36, // 2: cohort.v1.UploadHeader.metrics:type_name -> cohort.v1.UploadHeader.MetricsEntry
 	0,  // 3: cohort.v1.UploadHeader.kind:type_name -> cohort.v1.TaskKind
-	5,  // 4: cohort.v1.UploadChunk.header:type_name -> cohort.v1.UploadHeader
-	15, // 5: cohort.v1.ListRunsResponse.runs:type_name -> cohort.v1.RunStatus
-	35, // 6: cohort.v1.RunStatus.last_metrics:type_name -> cohort.v1.RunStatus.LastMetricsEntry
-	17, // 7: cohort.v1.ListSitesResponse.sites:type_name -> cohort.v1.SiteInfo
-	19, // 8: cohort.v1.SecAggMember.identity:type_name -> cohort.v1.SecAggIdentity
-	20, // 9: cohort.v1.SecAggRoster.members:type_name -> cohort.v1.SecAggMember
-	24, // 10: cohort.v1.SecAggDecryptRequest.contributions:type_name -> cohort.v1.SecAggContribution
-	19, // 11: cohort.v1.SecAggMessage.identity:type_name -> cohort.v1.SecAggIdentity
-	21, // 12: cohort.v1.SecAggMessage.roster:type_name -> cohort.v1.SecAggRoster
-	30, // 13: cohort.v1.SecAggMessage.shares:type_name -> cohort.v1.SecAggSharesMsg
-	31, // 14: cohort.v1.SecAggMessage.finish:type_name -> cohort.v1.SecAggFinishMsg
-	25, // 15: cohort.v1.SecAggMessage.decrypt_request:type_name -> cohort.v1.SecAggDecryptRequest
-	26, // 16: cohort.v1.SecAggMessage.decryption_share:type_name -> cohort.v1.SecAggDecryptionShare
-	24, // 17: cohort.v1.SecAggMessage.contribution:type_name -> cohort.v1.SecAggContribution
-	32, // 18: cohort.v1.SecAggMessage.ack:type_name -> cohort.v1.SecAggAck
-	28, // 19: cohort.v1.SecAggMessage.cosign_request:type_name -> cohort.v1.CoSignRequest
-	29, // 20: cohort.v1.SecAggMessage.cosignature:type_name -> cohort.v1.CoSignature
-	22, // 21: cohort.v1.SecAggSharesMsg.public_key_share:type_name -> cohort.v1.SecAggPublicKeyShare
-	23, // 22: cohort.v1.SecAggSharesMsg.envelopes:type_name -> cohort.v1.SecAggEnvelope
-	22, // 23: cohort.v1.SecAggFinishMsg.public_key_shares:type_name -> cohort.v1.SecAggPublicKeyShare
-	23, // 24: cohort.v1.SecAggFinishMsg.envelopes:type_name -> cohort.v1.SecAggEnvelope
-	1,  // 25: cohort.v1.SiteService.Connect:input_type -> cohort.v1.ConnectRequest
-	3,  // 26: cohort.v1.SiteService.DownloadModel:input_type -> cohort.v1.DownloadModelRequest
-	6,  // 27: cohort.v1.SiteService.UploadUpdate:input_type -> cohort.v1.UploadChunk
-	8,  // 28: cohort.v1.SiteService.SubmitEvaluation:input_type -> cohort.v1.EvaluationResult
-	6,  // 29: cohort.v1.SiteService.SubmitStatistics:input_type -> cohort.v1.UploadChunk
-	6,  // 30: cohort.v1.SiteService.SubmitSecAgg:input_type -> cohort.v1.UploadChunk
-	10, // 31: cohort.v1.AdminService.StartRun:input_type -> cohort.v1.StartRunRequest
-	11, // 32: cohort.v1.AdminService.GetRun:input_type -> cohort.v1.GetRunRequest
-	13, // 33: cohort.v1.AdminService.ListRuns:input_type -> cohort.v1.ListRunsRequest
-	12, // 34: cohort.v1.AdminService.StopRun:input_type -> cohort.v1.StopRunRequest
-	16, // 35: cohort.v1.AdminService.ListSites:input_type -> cohort.v1.ListSitesRequest
-	2,  // 36: cohort.v1.SiteService.Connect:output_type -> cohort.v1.Task
-	4,  // 37: cohort.v1.SiteService.DownloadModel:output_type -> cohort.v1.ModelChunk
-	7,  // 38: cohort.v1.SiteService.UploadUpdate:output_type -> cohort.v1.UploadAck
-	9,  // 39: cohort.v1.SiteService.SubmitEvaluation:output_type -> cohort.v1.Ack
-	7,  // 40: cohort.v1.SiteService.SubmitStatistics:output_type -> cohort.v1.UploadAck
-	7,  // 41: cohort.v1.SiteService.SubmitSecAgg:output_type -> cohort.v1.UploadAck
-	15, // 42: cohort.v1.AdminService.StartRun:output_type -> cohort.v1.RunStatus
-	15, // 43: cohort.v1.AdminService.GetRun:output_type -> cohort.v1.RunStatus
-	14, // 44: cohort.v1.AdminService.ListRuns:output_type -> cohort.v1.ListRunsResponse
-	15, // 45: cohort.v1.AdminService.StopRun:output_type -> cohort.v1.RunStatus
-	18, // 46: cohort.v1.AdminService.ListSites:output_type -> cohort.v1.ListSitesResponse
-	36, // [36:47] is the sub-list for method output_type
-	25, // [25:36] is the sub-list for method input_type
+	7,  // 4: cohort.v1.UploadChunk.header:type_name -> cohort.v1.UploadHeader
+	17, // 5: cohort.v1.ListRunsResponse.runs:type_name -> cohort.v1.RunStatus
+	37, // 6: cohort.v1.RunStatus.last_metrics:type_name -> cohort.v1.RunStatus.LastMetricsEntry
+	19, // 7: cohort.v1.ListSitesResponse.sites:type_name -> cohort.v1.SiteInfo
+	21, // 8: cohort.v1.SecAggMember.identity:type_name -> cohort.v1.SecAggIdentity
+	22, // 9: cohort.v1.SecAggRoster.members:type_name -> cohort.v1.SecAggMember
+	26, // 10: cohort.v1.SecAggDecryptRequest.contributions:type_name -> cohort.v1.SecAggContribution
+	21, // 11: cohort.v1.SecAggMessage.identity:type_name -> cohort.v1.SecAggIdentity
+	23, // 12: cohort.v1.SecAggMessage.roster:type_name -> cohort.v1.SecAggRoster
+	32, // 13: cohort.v1.SecAggMessage.shares:type_name -> cohort.v1.SecAggSharesMsg
+	33, // 14: cohort.v1.SecAggMessage.finish:type_name -> cohort.v1.SecAggFinishMsg
+	27, // 15: cohort.v1.SecAggMessage.decrypt_request:type_name -> cohort.v1.SecAggDecryptRequest
+	28, // 16: cohort.v1.SecAggMessage.decryption_share:type_name -> cohort.v1.SecAggDecryptionShare
+	26, // 17: cohort.v1.SecAggMessage.contribution:type_name -> cohort.v1.SecAggContribution
+	34, // 18: cohort.v1.SecAggMessage.ack:type_name -> cohort.v1.SecAggAck
+	30, // 19: cohort.v1.SecAggMessage.cosign_request:type_name -> cohort.v1.CoSignRequest
+	31, // 20: cohort.v1.SecAggMessage.cosignature:type_name -> cohort.v1.CoSignature
+	24, // 21: cohort.v1.SecAggSharesMsg.public_key_share:type_name -> cohort.v1.SecAggPublicKeyShare
+	25, // 22: cohort.v1.SecAggSharesMsg.envelopes:type_name -> cohort.v1.SecAggEnvelope
+	24, // 23: cohort.v1.SecAggFinishMsg.public_key_shares:type_name -> cohort.v1.SecAggPublicKeyShare
+	25, // 24: cohort.v1.SecAggFinishMsg.envelopes:type_name -> cohort.v1.SecAggEnvelope
+	3,  // 25: cohort.v1.SiteService.Connect:input_type -> cohort.v1.ConnectRequest
+	5,  // 26: cohort.v1.SiteService.DownloadModel:input_type -> cohort.v1.DownloadModelRequest
+	8,  // 27: cohort.v1.SiteService.UploadUpdate:input_type -> cohort.v1.UploadChunk
+	10, // 28: cohort.v1.SiteService.SubmitEvaluation:input_type -> cohort.v1.EvaluationResult
+	8,  // 29: cohort.v1.SiteService.SubmitStatistics:input_type -> cohort.v1.UploadChunk
+	8,  // 30: cohort.v1.SiteService.SubmitSecAgg:input_type -> cohort.v1.UploadChunk
+	12, // 31: cohort.v1.AdminService.StartRun:input_type -> cohort.v1.StartRunRequest
+	13, // 32: cohort.v1.AdminService.GetRun:input_type -> cohort.v1.GetRunRequest
+	15, // 33: cohort.v1.AdminService.ListRuns:input_type -> cohort.v1.ListRunsRequest
+	14, // 34: cohort.v1.AdminService.StopRun:input_type -> cohort.v1.StopRunRequest
+	18, // 35: cohort.v1.AdminService.ListSites:input_type -> cohort.v1.ListSitesRequest
+	1,  // 36: cohort.v1.AdminService.GetReport:input_type -> cohort.v1.GetReportRequest
+	4,  // 37: cohort.v1.SiteService.Connect:output_type -> cohort.v1.Task
+	6,  // 38: cohort.v1.SiteService.DownloadModel:output_type -> cohort.v1.ModelChunk
+	9,  // 39: cohort.v1.SiteService.UploadUpdate:output_type -> cohort.v1.UploadAck
+	11, // 40: cohort.v1.SiteService.SubmitEvaluation:output_type -> cohort.v1.Ack
+	9,  // 41: cohort.v1.SiteService.SubmitStatistics:output_type -> cohort.v1.UploadAck
+	9,  // 42: cohort.v1.SiteService.SubmitSecAgg:output_type -> cohort.v1.UploadAck
+	17, // 43: cohort.v1.AdminService.StartRun:output_type -> cohort.v1.RunStatus
+	17, // 44: cohort.v1.AdminService.GetRun:output_type -> cohort.v1.RunStatus
+	16, // 45: cohort.v1.AdminService.ListRuns:output_type -> cohort.v1.ListRunsResponse
+	17, // 46: cohort.v1.AdminService.StopRun:output_type -> cohort.v1.RunStatus
+	20, // 47: cohort.v1.AdminService.ListSites:output_type -> cohort.v1.ListSitesResponse
+	2,  // 48: cohort.v1.AdminService.GetReport:output_type -> cohort.v1.ReportChunk
+	37, // [37:49] is the sub-list for method output_type
+	25, // [25:37] is the sub-list for method input_type
 	25, // [25:25] is the sub-list for extension type_name
 	25, // [25:25] is the sub-list for extension extendee
 	0,  // [0:25] is the sub-list for field type_name
@@ -2722,11 +2828,11 @@ func file_cohort_v1_cohort_proto_init() {
 	if File_cohort_v1_cohort_proto != nil {
 		return
 	}
-	file_cohort_v1_cohort_proto_msgTypes[5].OneofWrappers = []any{
+	file_cohort_v1_cohort_proto_msgTypes[7].OneofWrappers = []any{
 		(*UploadChunk_Header)(nil),
 		(*UploadChunk_Data)(nil),
 	}
-	file_cohort_v1_cohort_proto_msgTypes[26].OneofWrappers = []any{
+	file_cohort_v1_cohort_proto_msgTypes[28].OneofWrappers = []any{
 		(*SecAggMessage_Identity)(nil),
 		(*SecAggMessage_Roster)(nil),
 		(*SecAggMessage_Shares)(nil),
@@ -2744,7 +2850,7 @@ func file_cohort_v1_cohort_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cohort_v1_cohort_proto_rawDesc), len(file_cohort_v1_cohort_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

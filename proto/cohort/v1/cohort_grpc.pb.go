@@ -340,6 +340,7 @@ const (
 	AdminService_ListRuns_FullMethodName  = "/cohort.v1.AdminService/ListRuns"
 	AdminService_StopRun_FullMethodName   = "/cohort.v1.AdminService/StopRun"
 	AdminService_ListSites_FullMethodName = "/cohort.v1.AdminService/ListSites"
+	AdminService_GetReport_FullMethodName = "/cohort.v1.AdminService/GetReport"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -353,6 +354,9 @@ type AdminServiceClient interface {
 	ListRuns(ctx context.Context, in *ListRunsRequest, opts ...grpc.CallOption) (*ListRunsResponse, error)
 	StopRun(ctx context.Context, in *StopRunRequest, opts ...grpc.CallOption) (*RunStatus, error)
 	ListSites(ctx context.Context, in *ListSitesRequest, opts ...grpc.CallOption) (*ListSitesResponse, error)
+	// GetReport streams the auditor's report of a run (html, md or json),
+	// rendered from the coordinator's state, with the audit-chain check.
+	GetReport(ctx context.Context, in *GetReportRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReportChunk], error)
 }
 
 type adminServiceClient struct {
@@ -413,6 +417,25 @@ func (c *adminServiceClient) ListSites(ctx context.Context, in *ListSitesRequest
 	return out, nil
 }
 
+func (c *adminServiceClient) GetReport(ctx context.Context, in *GetReportRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReportChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[0], AdminService_GetReport_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetReportRequest, ReportChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_GetReportClient = grpc.ServerStreamingClient[ReportChunk]
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -424,6 +447,9 @@ type AdminServiceServer interface {
 	ListRuns(context.Context, *ListRunsRequest) (*ListRunsResponse, error)
 	StopRun(context.Context, *StopRunRequest) (*RunStatus, error)
 	ListSites(context.Context, *ListSitesRequest) (*ListSitesResponse, error)
+	// GetReport streams the auditor's report of a run (html, md or json),
+	// rendered from the coordinator's state, with the audit-chain check.
+	GetReport(*GetReportRequest, grpc.ServerStreamingServer[ReportChunk]) error
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -448,6 +474,9 @@ func (UnimplementedAdminServiceServer) StopRun(context.Context, *StopRunRequest)
 }
 func (UnimplementedAdminServiceServer) ListSites(context.Context, *ListSitesRequest) (*ListSitesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSites not implemented")
+}
+func (UnimplementedAdminServiceServer) GetReport(*GetReportRequest, grpc.ServerStreamingServer[ReportChunk]) error {
+	return status.Error(codes.Unimplemented, "method GetReport not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -560,6 +589,17 @@ func _AdminService_ListSites_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetReport_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetReportRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AdminServiceServer).GetReport(m, &grpc.GenericServerStream[GetReportRequest, ReportChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_GetReportServer = grpc.ServerStreamingServer[ReportChunk]
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -588,6 +628,12 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AdminService_ListSites_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "GetReport",
+			Handler:       _AdminService_GetReport_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "cohort/v1/cohort.proto",
 }
