@@ -53,7 +53,7 @@ func newRoot(ios *IO) *cobra.Command {
 	}
 	root.PersistentFlags().String("log-level", "", "log level: debug, info, warn or error (default: warn for simulate, info otherwise)")
 	root.AddCommand(newCmdSimulate(ios), newCmdCoordinator(ios), newCmdClient(ios), newCmdModels(ios),
-		newCmdDatasets(ios), newCmdProvision(ios), newCmdRuns(ios), newCmdSites(ios), newCmdBench(ios), newCmdPrivacy(ios), newCmdExplain(ios), newCmdAudit(ios))
+		newCmdDatasets(ios), newCmdProvision(ios), newCmdRuns(ios), newCmdSites(ios), newCmdBench(ios), newCmdPrivacy(ios), newCmdExplain(ios), newCmdAudit(ios), newCmdReport(ios))
 	return root
 }
 

@@ -1,0 +1,107 @@
+package reportdata
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cohortfl/cohort/coordinator"
+	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/report"
+)
+
+// RunNotFoundError reports a run ID that is not in the store. It wraps
+// store.ErrNotFound and lists the runs the store does hold.
+type RunNotFoundError struct {
+	RunID string
+	Known []string // IDs of the runs in the store, oldest first
+}
+
+func (e *RunNotFoundError) Error() string {
+	if len(e.Known) == 0 {
+		return fmt.Sprintf("reportdata: no run %q (the file holds no runs)", e.RunID)
+	}
+	return fmt.Sprintf("reportdata: no run %q (known runs: %s)", e.RunID, strings.Join(e.Known, ", "))
+}
+
+func (e *RunNotFoundError) Unwrap() error { return store.ErrNotFound }
+
+// source is what the sections are filled from, read once by load.
+type source struct {
+	db     *store.DB
+	run    store.Run
+	cfg    coordinator.RunConfig
+	rounds []store.RoundRecord
+	// pub is the recorded publication decision, nil if the run has none
+	// (still running, failed before the gate, or older than the gate).
+	pub *coordinator.Publication
+}
+
+// sections fill report.Data from the source, one report section each, in
+// this order (fillPrivacy adds ε to the rounds fillRounds made).
+var sections = []struct {
+	name string
+	fill func(context.Context, *source, *report.Data) error
+}{
+	{"summary", fillSummary},
+	{"rounds", fillRounds},
+	{"participation", fillParticipation},
+	{"privacy", fillPrivacy},
+	{"fairness", fillFairness},
+	{"gate", fillGate},
+	{"explanations", fillExplanations},
+	{"verification", fillVerification},
+}
+
+// Build reads everything the report of run runID shows from db. A run ID
+// that is not in db gives a *RunNotFoundError. Data.GeneratedAt is left
+// zero. Lineage and model-signature checks are not filled.
+func Build(ctx context.Context, db *store.DB, runID string) (report.Data, error) {
+	s, err := load(ctx, db, runID)
+	if err != nil {
+		return report.Data{}, err
+	}
+	var d report.Data
+	for _, sec := range sections {
+		if err := sec.fill(ctx, s, &d); err != nil {
+			return report.Data{}, fmt.Errorf("reportdata: run %q: %s: %w", runID, sec.name, err)
+		}
+	}
+	return d, nil
+}
+
+func load(ctx context.Context, db *store.DB, runID string) (*source, error) {
+	run, err := db.GetRun(ctx, runID)
+	if errors.Is(err, store.ErrNotFound) {
+		runs, lerr := db.ListRuns(ctx)
+		if lerr != nil {
+			return nil, errors.Join(err, lerr)
+		}
+		nf := &RunNotFoundError{RunID: runID}
+		for _, r := range runs {
+			nf.Known = append(nf.Known, r.ID)
+		}
+		return nil, nf
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &source{db: db, run: run}
+	if err := json.Unmarshal([]byte(run.ConfigJSON), &s.cfg); err != nil {
+		return nil, fmt.Errorf("reportdata: run %q has an unreadable configuration: %w", runID, err)
+	}
+	if s.rounds, err = db.Rounds(ctx, runID); err != nil {
+		return nil, err
+	}
+	pub, err := coordinator.LoadPublication(ctx, db, runID)
+	switch {
+	case err == nil:
+		s.pub = &pub
+	case errors.Is(err, coordinator.ErrNoPublication):
+	default:
+		return nil, err
+	}
+	return s, nil
+}
