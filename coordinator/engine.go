@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -493,8 +494,18 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 		for k, v := range evalMetrics {
 			metrics[k] = v
 		}
-		if len(evalMetrics) > 0 {
-			if err := e.o.Store.RecordMetrics(context.WithoutCancel(ctx), ar.cfg.RunID, r, evalMetrics); err != nil {
+		// ε spent so far is stored with the round too, for reports.
+		stored := maps.Clone(evalMetrics)
+		if stored == nil {
+			stored = map[string]float64{}
+		}
+		for k, v := range metrics {
+			if strings.HasPrefix(k, "epsilon_") {
+				stored[k] = v
+			}
+		}
+		if len(stored) > 0 {
+			if err := e.o.Store.RecordMetrics(context.WithoutCancel(ctx), ar.cfg.RunID, r, stored); err != nil {
 				return RoundReport{}, fmt.Errorf("coordinator: recording metrics of round %d: %w", r, err)
 			}
 		}

@@ -45,10 +45,13 @@ type FairnessConfig struct {
 	LabelCounts map[string][2]float64 `json:"label_counts,omitempty"`
 }
 
-// ledger party and purpose of the reweighing count release.
+// RecordsParty is the privacy-ledger party of the reweighing count release
+// (the records of every site together), and DefaultCountDelta the δ its ε
+// is reported at when fairness.count_delta is unset.
 const (
-	recordsParty   = "records"
-	purposeReweigh = "reweigh_counts"
+	RecordsParty      = "records"
+	DefaultCountDelta = 1e-5
+	purposeReweigh    = "reweigh_counts"
 )
 
 func (f *FairnessConfig) validate(c RunConfig, bad func(string, ...any)) {
@@ -117,7 +120,7 @@ func (e *Engine) applyLabelCounts(ctx context.Context, ar *activeRun, v []float6
 		if err != nil {
 			return err
 		}
-		entry := ledger.Entry{RunID: ar.cfg.RunID, Party: recordsParty, Purpose: purposeReweigh,
+		entry := ledger.Entry{RunID: ar.cfg.RunID, Party: RecordsParty, Purpose: purposeReweigh,
 			Mechanism: ledger.SubsampledGaussian, Q: 1, Sigma: fc.CountNoiseStd, Steps: 1}
 		ids, err := lg.Reserve(ctx, acc, nil, entry)
 		if err != nil {
@@ -155,7 +158,7 @@ func reweighEpsilon(fc *FairnessConfig) (float64, bool) {
 	}
 	delta := fc.CountDelta
 	if delta == 0 {
-		delta = 1e-5
+		delta = DefaultCountDelta
 	}
 	eps, err := acc.Epsilon([]accountant.Event{{Q: 1, Sigma: fc.CountNoiseStd, Steps: 1}}, delta)
 	return eps, err == nil

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -239,6 +240,19 @@ func TestProvisionAuditorReadOnly(t *testing.T) {
 		t.Error("an auditor stopped a run")
 	}
 	mustContain(t, "runs stop as auditor", errOut, "PermissionDenied", "role auditor may not call cohort.v1.AdminService/StopRun")
+	// The auditor reads the run's report through the admin API; the
+	// coordinator verified the signed model with its key and the CA.
+	reportFile := filepath.Join(dir, "audited-report.json")
+	out, errOut, code = p.asUser(t, "carol", c.addr, "report", "audited", "--format", "json", "--out", reportFile)
+	if code != 0 {
+		t.Fatalf("report as auditor: exit %d\n%s", code, errOut)
+	}
+	rb, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "auditor's report", string(rb), `"run_id": "audited"`, `"name": "model cohort-logreg 1.0.0 signatures"`,
+		`"name": "audit chain"`, `"verdict": "verified"`)
 	mustContain(t, "coordinator log", c.out.String(), `msg="call refused" actor=carol role=auditor method=/cohort.v1.AdminService/StartRun`,
 		`msg="run started through the admin API" run=audited by=alice role=admin`)
 
@@ -246,7 +260,7 @@ func TestProvisionAuditorReadOnly(t *testing.T) {
 	// site API, are refused by the coordinator (the CLI would not even try).
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := adminClient(t, p, "site-a", c.addr).ListRuns(ctx, &cohortv1.ListRunsRequest{})
+	_, err = adminClient(t, p, "site-a", c.addr).ListRuns(ctx, &cohortv1.ListRunsRequest{})
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "role site may not call cohort.v1.AdminService/ListRuns (allowed: admin, auditor)") {
 		t.Errorf("ListRuns with a site certificate: %v; want PermissionDenied naming role site", err)
 	}

@@ -14,14 +14,17 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cohortfl/cohort/coordinator"
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/gate"
+	"github.com/cohortfl/cohort/internal/reportdata"
 	"github.com/cohortfl/cohort/internal/tlsconf"
 	"github.com/cohortfl/cohort/registry"
+	"github.com/cohortfl/cohort/report"
 )
 
 // CoordinatorServeOptions are the flags of `cohort coordinator serve`.
@@ -154,7 +157,7 @@ func coordinatorServeRun(o *CoordinatorServeOptions) error {
 	defer stop()
 	return coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: tlsCfg, Insecure: o.Insecure, DB: db,
 		MetricsAddr: o.MetricsAddr, Run: rc, ExitWhenIdle: o.ExitWhenDone && rc != nil, Logger: log, MaxStaged: o.MaxStaged,
-		Revocation: crl, Signer: signer})
+		Revocation: crl, Signer: signer, Reporter: reporter(db, signer, tlsCfg)})
 }
 
 // readRunConfig reads and validates a JSON run configuration, refusing
@@ -208,4 +211,30 @@ func loadOrCreateSigner(o *CoordinatorServeOptions, log *slog.Logger) (*registry
 	log.Info("model signing key created: give the public key to auditors (cohort models verify --coordinator-key)",
 		"path", path, "public_key_file", pub, "public_key", s.Public().Fingerprint(), "suite", s.Public().Suite())
 	return s, nil
+}
+
+// reporter renders reports for AdminService/GetReport from the
+// coordinator's own store, verifying signed models with its own public key
+// and the consortium CA.
+func reporter(db *store.DB, signer *registry.Signer, tlsCfg *tls.Config) coordinator.Reporter {
+	var opts reportdata.Options
+	if signer != nil && tlsCfg != nil && tlsCfg.ClientCAs != nil {
+		opts.Trust = &registry.Trust{CoordinatorKeys: []registry.PublicKey{signer.Public()}, CAPool: tlsCfg.ClientCAs}
+	}
+	return func(ctx context.Context, runID, format string) ([]byte, error) {
+		f, err := report.ParseFormat(format)
+		if err != nil {
+			return nil, err
+		}
+		d, err := reportdata.BuildWith(ctx, db, runID, opts)
+		if err != nil {
+			return nil, err
+		}
+		d.GeneratedAt = time.Now().UTC().Truncate(time.Second)
+		var buf bytes.Buffer
+		if err := report.Render(&buf, d, f); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cohortfl/cohort/internal/reportdata"
+	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
+	"github.com/cohortfl/cohort/registry"
 	"github.com/cohortfl/cohort/report"
 )
 
@@ -24,6 +27,10 @@ type ReportOptions struct {
 	Format string
 	Out    string
 	Force  bool
+	// Trust anchors for the signed artifacts (local mode), and the remote
+	// mode's operator bundle (--coordinator, --cert, --key, --ca).
+	CA, Cert, Key, Coordinator, ServerName string
+	CoordinatorKeys                        []string
 }
 
 func newCmdReport(ios *IO) *cobra.Command {
@@ -41,8 +48,15 @@ re-verifying the audit log's hash chain.
 HTML is one self-contained page (inline CSS and SVG, no scripts); md has the
 same sections with charts as tables; json is the machine-readable form. The
 file is written atomically and an existing file is not replaced without
---force.`,
-		Example: "  cohort report r1 --db cohort.db --out r1.html\n  cohort report r1 --db cohort.db --format json --out r1.json",
+--force.
+
+With --ca and --coordinator-key the signed model versions' hashes and
+signatures are verified and the results listed (without them they are not
+checked). With --coordinator the report is fetched from a running
+coordinator through its admin API instead (an auditor's or admin's bundle:
+--cert, --key, --ca); the coordinator verifies the signatures with its own
+key and the consortium CA.`,
+		Example: "  cohort report r1 --db cohort.db --out r1.html\n  cohort report r1 --db cohort.db --format json --out r1.json --ca ca.pem --coordinator-key coordinator-signing.pub\n  cohort report r1 --coordinator coord:7443 --cert carol.pem --key carol-key.pem --ca ca.pem --out r1.html",
 		Args:    cobra.ExactArgs(1),
 		RunE:    func(_ *cobra.Command, a []string) error { return reportRun(o, a[0]) },
 	}
@@ -51,6 +65,12 @@ file is written atomically and an existing file is not replaced without
 	f.StringVar(&o.Format, "format", "html", "html, md or json")
 	f.StringVar(&o.Out, "out", "", "file to write (required)")
 	f.BoolVar(&o.Force, "force", false, "replace --out if it exists")
+	f.StringVar(&o.CA, "ca", "", "consortium CA certificate (PEM): with --coordinator-key, verify the run's signed models; with --coordinator, the TLS root")
+	f.StringSliceVar(&o.CoordinatorKeys, "coordinator-key", nil, "trusted coordinator signing key(s) (PEM) for verifying signed models")
+	f.StringVar(&o.Coordinator, "coordinator", "", "fetch the report from this coordinator's admin API (host:port) instead of reading --db")
+	f.StringVar(&o.Cert, "cert", "", "with --coordinator: your operator certificate (role auditor or admin)")
+	f.StringVar(&o.Key, "key", "", "with --coordinator: your private key")
+	f.StringVar(&o.ServerName, "server-name", "", "with --coordinator: expected coordinator certificate name")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
@@ -66,13 +86,27 @@ func reportRun(o *ReportOptions, run string) error {
 	if err := checkReportOut(o.Out, o.Force); err != nil {
 		return err
 	}
+	if o.Coordinator != "" {
+		return reportRemote(o, run, format)
+	}
+	var bo reportdata.Options
+	switch {
+	case o.CA != "" && len(o.CoordinatorKeys) > 0:
+		trust, err := registry.LoadTrust(o.CA, o.CoordinatorKeys...)
+		if err != nil {
+			return err
+		}
+		bo.Trust = &trust
+	case o.CA != "" || len(o.CoordinatorKeys) > 0:
+		return errors.New("verifying signed models needs both --ca and --coordinator-key")
+	}
 	ctx := context.Background()
 	db, err := openExisting(o.DB)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	d, err := reportdata.Build(ctx, db, run)
+	d, err := reportdata.BuildWith(ctx, db, run, bo)
 	if err != nil {
 		var nf *reportdata.RunNotFoundError
 		if errors.As(err, &nf) {
@@ -95,6 +129,45 @@ func reportRun(o *ReportOptions, run string) error {
 	fmt.Fprintf(o.IO.Out, "wrote %s: %d bytes, %s report of run %s: %s\n", o.Out, buf.Len(), format, run, sectionSummary(d))
 	return nil
 }
+
+// reportRemote fetches the report from a coordinator's admin API.
+func reportRemote(o *ReportOptions, run string, format report.Format) error {
+	ao := &AdminOptions{IO: o.IO, Coordinator: o.Coordinator, Cert: o.Cert, Key: o.Key, CA: o.CA, ServerName: o.ServerName,
+		Timeout: 2 * time.Minute, Output: "text"}
+	api, closeConn, err := dialAdmin(ao)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	ctx, cancel := context.WithTimeout(context.Background(), ao.Timeout)
+	defer cancel()
+	stream, err := api.GetReport(ctx, &cohortv1.GetReportRequest{RunId: run, Format: string(format)})
+	if err != nil {
+		return callError(ao, err)
+	}
+	var buf bytes.Buffer
+	for {
+		c, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return callError(ao, err)
+		}
+		if buf.Len()+len(c.Data) > maxRemoteReport {
+			return fmt.Errorf("coordinator %s: the report exceeds %d bytes", o.Coordinator, maxRemoteReport)
+		}
+		buf.Write(c.Data)
+	}
+	if err := writeFileAtomic(o.Out, buf.Bytes(), o.Force); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "wrote %s: %d bytes, %s report of run %s from coordinator %s\n", o.Out, buf.Len(), format, run, o.Coordinator)
+	return nil
+}
+
+// maxRemoteReport bounds a report fetched from a coordinator.
+const maxRemoteReport = 256 << 20
 
 // checkReportOut refuses an --out that exists (unless force) or is a
 // directory, before any work is done.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cohortfl/cohort/coordinator"
 	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/registry"
 	"github.com/cohortfl/cohort/report"
 )
 
@@ -37,6 +38,8 @@ type source struct {
 	// pub is the recorded publication decision, nil if the run has none
 	// (still running, failed before the gate, or older than the gate).
 	pub *coordinator.Publication
+	// trust verifies the run's signed artifacts (nil: not checked).
+	trust *registry.Trust
 }
 
 // sections fill report.Data from the source, one report section each, in
@@ -53,16 +56,31 @@ var sections = []struct {
 	{"gate", fillGate},
 	{"explanations", fillExplanations},
 	{"verification", fillVerification},
+	{"lineage", fillLineage},
 }
 
 // Build reads everything the report of run runID shows from db. A run ID
 // that is not in db gives a *RunNotFoundError. Data.GeneratedAt is left
-// zero. Lineage and model-signature checks are not filled.
+// zero. Signed artifacts are listed in Lineage but their signatures are not
+// checked (see BuildWith).
 func Build(ctx context.Context, db *store.DB, runID string) (report.Data, error) {
+	return BuildWith(ctx, db, runID, Options{})
+}
+
+// Options configure BuildWith.
+type Options struct {
+	// Trust, if set, verifies every signed model artifact of the run
+	// (registry.Verify); without it the report says they were not checked.
+	Trust *registry.Trust
+}
+
+// BuildWith is Build with options.
+func BuildWith(ctx context.Context, db *store.DB, runID string, o Options) (report.Data, error) {
 	s, err := load(ctx, db, runID)
 	if err != nil {
 		return report.Data{}, err
 	}
+	s.trust = o.Trust
 	var d report.Data
 	for _, sec := range sections {
 		if err := sec.fill(ctx, s, &d); err != nil {

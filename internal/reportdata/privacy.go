@@ -16,8 +16,8 @@ import (
 // accounted with RDP at fairness.count_delta (default 1e-5), as the
 // coordinator does.
 const (
-	recordsParty      = "records"
-	defaultCountDelta = 1e-5
+	recordsParty      = coordinator.RecordsParty
+	defaultCountDelta = coordinator.DefaultCountDelta
 )
 
 // fillPrivacy fills the privacy section from the ledger, nil when the run
