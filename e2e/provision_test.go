@@ -247,6 +247,7 @@ func TestProvisionAuditorReadOnly(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("report as auditor: exit %d\n%s", code, errOut)
 	}
+	mustContain(t, "report as auditor", out, "wrote", "from coordinator")
 	rb, err := os.ReadFile(reportFile)
 	if err != nil {
 		t.Fatal(err)
