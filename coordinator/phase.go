@@ -166,8 +166,15 @@ wait:
 	slots := round.Slots()
 	e.mu.Unlock()
 	rec.EndedAt = e.o.Now()
+	announced := map[string]int64{} // example counts the sites announced when they connected
+	if sl, ok := e.o.Dispatcher.(SiteLister); ok {
+		for _, st := range sl.Sites() {
+			announced[st.Name] = st.NumExamples
+		}
+	}
 	for _, s := range slots {
-		rec.Participants = append(rec.Participants, store.Participant{Client: s.Site, Status: s.State.String(), Reason: s.Reason})
+		rec.Participants = append(rec.Participants, store.Participant{Client: s.Site, Status: s.State.String(), Reason: s.Reason,
+			NumExamples: announced[s.Site]})
 	}
 	if ctx.Err() != nil {
 		return rec, ctx.Err()

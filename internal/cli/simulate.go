@@ -254,7 +254,11 @@ func printSimSummary(o *SimulateOptions, r sim.Result) error {
 		return err
 	}
 	if o.Out != "" {
-		fmt.Fprintf(o.IO.Out, "\nwrote %s/{metrics.csv,metrics.json,metrics.png,result.json,cohort.db,model.cohort.json,ca.pem,coordinator-signing.pub}\n", o.Out)
+		signed := ""
+		if r.Artifact != nil {
+			signed = "model.cohort.json,"
+		}
+		fmt.Fprintf(o.IO.Out, "\nwrote %s/{metrics.csv,metrics.json,metrics.png,result.json,cohort.db,%sca.pem,coordinator-signing.pub}\n", o.Out, signed)
 	}
 	return nil
 }

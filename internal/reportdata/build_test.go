@@ -106,13 +106,18 @@ func TestBuildFromSimulation(t *testing.T) {
 		t.Errorf("%d committed attempts in the store, last committed round %d", committed, last)
 	}
 
-	// Participation: 5 sites, each in all 3 rounds.
+	// Participation: 5 sites, each in all 3 rounds, with the training rows
+	// the simulation gave each (the count a site announces on connecting).
 	if len(d.Participation) != 5 {
 		t.Errorf("participation: %d sites, want 5", len(d.Participation))
 	}
-	for _, s := range d.Participation {
-		if s.Rounds != 3 || s.Examples != 0 {
-			t.Errorf("site %s: %d rounds, %d examples; want 3 and 0 (not stored)", s.Name, s.Rounds, s.Examples)
+	sets, err := sim.SiteTrainingSets(sim.DefaultConfig()) // same split as simulate's config
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range d.Participation {
+		if want := int64(sets[i].N); s.Rounds != 3 || s.Examples != want {
+			t.Errorf("site %s: %d rounds, %d examples; want 3 and %d", s.Name, s.Rounds, s.Examples, want)
 		}
 	}
 

@@ -120,11 +120,10 @@ func fillRounds(_ context.Context, s *source, d *report.Data) error {
 // fillParticipation counts, for every site that took part in any attempt,
 // the committed rounds whose aggregate includes its update.
 //
-// Examples is the largest example count the site reported with an
-// accepted update, as stored in round_participants.num_examples. The
-// coordinator does not fill that column today (it records the count only in
-// the audit log's update_received events), so Examples is 0 and the report
-// shows no share.
+// Examples is the largest example count stored for the site in
+// round_participants.num_examples: the size of its data it announced when it
+// connected (self-reported; under secure aggregation the coordinator cannot
+// see the count each update carries).
 func fillParticipation(_ context.Context, s *source, d *report.Data) error {
 	sites := map[string]*report.Site{}
 	for _, rec := range s.rounds {
