@@ -52,6 +52,11 @@ func (x *Executor) cosign(t Task, params func() ([]float64, error), blob func() 
 	if card.RunID != t.RunID {
 		return refuse("the card is for run %q, the task for run %q", card.RunID, t.RunID)
 	}
+	if c := t.Config; card.Model.Architecture != c.Model || card.Model.Features != c.Features || card.Model.Classes != c.Classes ||
+		!slices.Equal(card.Model.Hidden, c.Hidden) {
+		return refuse("the card describes %s (%d features, %d classes, hidden %v), the run trains %s (%d features, %d classes, hidden %v)",
+			card.Model.Architecture, card.Model.Features, card.Model.Classes, card.Model.Hidden, c.Model, c.Features, c.Classes, c.Hidden)
+	}
 	if err := card.CheckParams(p); err != nil {
 		return refuse("the card does not describe the model this site downloaded: %v", err)
 	}

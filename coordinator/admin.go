@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/coordinator/store"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
+	"github.com/cohortfl/cohort/report"
 )
 
 // AdminServer implements cohort.v1.AdminService. Who may call what is
@@ -43,8 +46,10 @@ func (s *AdminServer) GetReport(req *cohortv1.GetReportRequest, stream cohortv1.
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return status.Errorf(codes.NotFound, "run %q: %v", req.RunId, err)
-	case err != nil:
+	case errors.Is(err, report.ErrUnknownFormat):
 		return status.Errorf(codes.InvalidArgument, "report of run %q: %v", req.RunId, err)
+	case err != nil:
+		return status.Errorf(codes.Internal, "report of run %q: %v", req.RunId, err)
 	}
 	for off := 0; off < len(b) || off == 0; off += reportChunk {
 		if err := stream.Send(&cohortv1.ReportChunk{Data: b[off:min(off+reportChunk, len(b))]}); err != nil {
@@ -149,8 +154,10 @@ func NewAdminServer(r *Runner) *AdminServer { return &AdminServer{runner: r} }
 // StartRun implements AdminService.
 func (a *AdminServer) StartRun(ctx context.Context, req *cohortv1.StartRunRequest) (*cohortv1.RunStatus, error) {
 	cfg := DefaultRunConfig()
-	if err := json.Unmarshal([]byte(req.ConfigJson), &cfg); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "run config is not valid JSON: %v", err)
+	dec := json.NewDecoder(strings.NewReader(req.ConfigJson))
+	dec.DisallowUnknownFields() // a misspelt key (a policy threshold, say) must not be dropped silently
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "run config is not valid: %v", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -244,4 +251,6 @@ func (e *Engine) registrySites() []SiteStatus {
 func (a *AdminServer) logCall(ctx context.Context, msg, runID string) {
 	c, _ := CallerFromContext(ctx)
 	a.runner.engine.log.Info(msg, "run", runID, "by", c.Name, "role", c.Role.String())
+	a.runner.engine.Record(ctx, audit.Event{Kind: audit.KindAdminAction, RunID: runID, Actor: c.Name, Subject: runID,
+		Detail: mustJSON(map[string]any{"action": msg, "role": c.Role.String()})})
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/internal/protocol"
@@ -21,8 +22,27 @@ import (
 // process that crashes are lost with the uncommitted round they describe;
 // the round's re-play records its own.
 
-// note buffers ev for the next flush. Safe for concurrent use.
+// maxDetailBytes bounds an event's detail well below the audit log's limit;
+// a larger detail (a long site-supplied reason, a cohort of thousands of
+// sites) is replaced by its size and SHA-256, so that no input can make an
+// audit event invalid and fail the round commit it belongs to.
+const maxDetailBytes = 8 << 10
+
+// maxReason bounds the free-text reasons copied into details.
+const maxReason = 512
+
+// note buffers ev for the next flush. An event the log would refuse is
+// replaced by a valid one saying why, so a commit never fails on it. Safe
+// for concurrent use.
 func (e *Engine) note(ev audit.Event) {
+	if err := ev.Validate(); err != nil {
+		e.log.Error("audit event replaced: it would be refused", "kind", ev.Kind, "err", err)
+		ev = audit.Event{Kind: ev.Kind, RunID: ev.RunID, Round: ev.Round, Actor: audit.ActorCoordinator,
+			Detail: mustJSON(map[string]any{"invalid_event": truncate(err.Error(), maxReason)})}
+		if ev.Validate() != nil {
+			ev.Kind, ev.RunID = audit.KindAdminAction, ""
+		}
+	}
 	e.amu.Lock()
 	e.pending = append(e.pending, ev)
 	e.amu.Unlock()
@@ -30,12 +50,33 @@ func (e *Engine) note(ev audit.Event) {
 
 // noteDetail buffers an event with a JSON detail object.
 func (e *Engine) noteDetail(kind, runID string, round int, actor, subject string, detail map[string]any) {
+	for k, v := range detail {
+		if s, ok := v.(string); ok && k == "reason" {
+			detail[k] = truncate(s, maxReason)
+		}
+	}
 	b, err := json.Marshal(detail)
 	if err != nil {
 		e.log.Error("audit detail does not encode", "kind", kind, "err", err)
 		b = nil
 	}
-	e.note(audit.Event{Kind: kind, RunID: runID, Round: round, Actor: actor, Subject: subject, Detail: b})
+	if len(b) > maxDetailBytes {
+		sum := sha256.Sum256(b)
+		b = mustJSON(map[string]any{"truncated": true, "bytes": len(b), "sha256": hexDigest(sum)})
+	}
+	e.note(audit.Event{Kind: kind, RunID: runID, Round: round, Actor: actor, Subject: truncate(subject, 256), Detail: b})
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 func (e *Engine) takePending() []audit.Event {
@@ -107,13 +148,21 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
-// refusalBurst bounds the site_refused events written per second, so a
-// stream of bad handshakes cannot turn into a stream of fsyncs; the next
-// event written counts the ones left out.
+// refusalBurst bounds the refusal events (site_refused, role_denied)
+// written per second, so a stream of bad handshakes or denied calls cannot
+// turn into a stream of fsyncs; the next event written counts the ones left
+// out.
 const refusalBurst = 10
 
 // recordRefusal writes a refused TLS handshake to the audit log.
 func (e *Engine) recordRefusal(peer string, err error) {
+	e.recordLimited(audit.Event{Kind: audit.KindSiteRefused, Actor: "unauthenticated", Subject: peer},
+		map[string]any{"peer": peer, "reason": truncate(err.Error(), maxReason)})
+}
+
+// recordLimited writes a refusal event at once, at most refusalBurst per
+// second; detail gets the count of events suppressed before it.
+func (e *Engine) recordLimited(ev audit.Event, detail map[string]any) {
 	now := e.o.Now()
 	e.amu.Lock()
 	if now.Sub(e.refusalWindow) >= time.Second {
@@ -128,6 +177,7 @@ func (e *Engine) recordRefusal(peer string, err error) {
 	dropped := e.refusalDropped
 	e.refusalDropped = 0
 	e.amu.Unlock()
-	e.Record(context.Background(), audit.Event{Kind: audit.KindSiteRefused, Actor: "unauthenticated", Subject: peer,
-		Detail: mustJSON(map[string]any{"peer": peer, "reason": err.Error(), "suppressed_before": dropped})})
+	detail["suppressed_before"] = dropped
+	ev.Detail = mustJSON(detail)
+	e.Record(context.Background(), ev)
 }

@@ -242,6 +242,12 @@ func (c RunConfig) Validate() error {
 	if c.ExplainRows < 0 {
 		bad("explain_rows = %d, want >= 0", c.ExplainRows)
 	}
+	if c.ExplainRows > 0 && c.Classes != 2 {
+		bad("explain_rows needs a binary model (classes = 2), got classes = %d", c.Classes)
+	}
+	if c.ExplainRows > 0 && !c.Standardize {
+		bad("explain_rows needs standardize = true: the shared background is the federated feature mean, which standardisation makes the zero vector")
+	}
 	if len(c.FeatureNames) > 0 && c.Features > 0 && len(c.FeatureNames) != c.Features {
 		bad("feature_names has %d names for %d features", len(c.FeatureNames), c.Features)
 	}

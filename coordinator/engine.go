@@ -165,6 +165,14 @@ func NewEngine(o Options) (*Engine, error) {
 func (e *Engine) Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
 	ar, start, err := e.openRun(ctx, cfg)
 	if err != nil {
+		// What was noted before the failure (a ledger row, rejections) is
+		// written now, with the failure, not under the next run.
+		e.noteDetail(audit.KindRunFinished, cfg.RunID, 0, audit.ActorCoordinator, cfg.RunID,
+			map[string]any{"state": "not started", "reason": err.Error()})
+		_ = e.flushAudit(context.WithoutCancel(ctx))
+		e.mu.Lock()
+		e.cur = nil
+		e.mu.Unlock()
 		return RunResult{}, err
 	}
 	defer func() {
@@ -558,7 +566,10 @@ func (e *Engine) evaluatePhase(ctx context.Context, ar *activeRun, r, attempt, e
 		if err != nil {
 			return evalOutcome{}, err
 		}
-		nc := len(secwire.CountsVector(model.Counts{PosHist: make([]float64, EvalBins), NegHist: make([]float64, EvalBins)}))
+		nc := 3 // N, Σloss, correct; binary models add the two score histograms
+		if ar.cfg.Classes == 2 {
+			nc += 2 * EvalBins
+		}
 		if nExtra > 0 {
 			if extra, err = secwire.JoinWide(sum[min(nc, len(sum)):], ar.sec.params.Encoding().ClipBound); err != nil {
 				return evalOutcome{}, err

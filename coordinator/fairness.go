@@ -30,7 +30,7 @@ type FairnessConfig struct {
 	// CountNoiseStd adds N(0, σ²) to every summed count n(g, y) before the
 	// weights are computed (reweigh only). One record changes one count by
 	// 1, so this is a Gaussian mechanism with noise multiplier σ; it is
-	// recorded in the privacy ledger (party "records", purpose
+	// recorded in the privacy ledger (party "*records", purpose
 	// "reweigh_counts") and reported as epsilon_reweigh_counts at CountDelta.
 	CountNoiseStd float64 `json:"count_noise_std,omitempty"`
 	CountDelta    float64 `json:"count_delta,omitempty"` // δ for reporting ε of the count release; 0 = 1e-5
@@ -49,7 +49,7 @@ type FairnessConfig struct {
 // (the records of every site together), and DefaultCountDelta the δ its ε
 // is reported at when fairness.count_delta is unset.
 const (
-	RecordsParty      = "records"
+	RecordsParty      = "*records" // "*" cannot start a certificate name, so no site can collide
 	DefaultCountDelta = 1e-5
 	purposeReweigh    = "reweigh_counts"
 )
@@ -68,6 +68,9 @@ func (f *FairnessConfig) validate(c RunConfig, bad func(string, ...any)) {
 	}
 	if err := f.Spec.Validate(); err != nil {
 		bad("fairness: %w", err)
+	}
+	if c.Classes != 2 {
+		bad("fairness needs a binary model (classes = 2), got classes = %d", c.Classes)
 	}
 	if f.Mode == FairnessReweigh && c.DP.recordDP() != nil {
 		bad("fairness.mode = reweigh cannot run with record-level DP: reweighing weights change each record's sensitivity")

@@ -3,11 +3,13 @@ package coordinator
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/fairness"
 	"github.com/cohortfl/cohort/gate"
 	"github.com/cohortfl/cohort/internal/protocol"
@@ -24,13 +26,16 @@ type auditSites struct {
 
 	emu  sync.Mutex
 	errs map[string]error
+	wg   sync.WaitGroup // evaluate goroutines
 }
 
 func (s *auditSites) Dispatch(site string, t Task) error {
 	if t.Done || t.Phase != PhaseEvaluate {
 		return s.scripted.Dispatch(site, t)
 	}
+	s.wg.Add(1)
 	go func() {
+		defer s.wg.Done()
 		up := Upload{RunID: t.RunID, Round: t.Round, Phase: t.Phase, Nonce: t.Nonce}
 		if _, err := s.e.BeginResult(site, up); err != nil {
 			return
@@ -83,6 +88,9 @@ func TestAuditFromSitesAndBadVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.wg.Wait()
+	d.emu.Lock()
+	defer d.emu.Unlock()
 	for site, want := range map[string]string{"short": "carries 3", "nan": "NaN", "negative": "negative"} {
 		if err := d.errs[site]; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("site %s: SubmitEvaluation error %v, want one mentioning %q", site, err, want)
@@ -144,5 +152,30 @@ func TestFloatsDigestStreams(t *testing.T) {
 	want := sha256.Sum256(protocol.AppendFloats(nil, v))
 	if got := floatsDigest(v); got != want {
 		t.Fatalf("floatsDigest = %x, want %x", got, want)
+	}
+}
+
+// TestAuditEventsNeverFailACommit: details too large for the audit log
+// (a long site-supplied reason, a huge cohort) are truncated or summarised
+// when noted, so the events stay valid.
+func TestAuditEventsNeverFailACommit(t *testing.T) {
+	d := &scripted{sites: []string{"a"}, acc: func(int) float64 { return 0.5 }}
+	e, _ := newTestEngine(t, d)
+	sites := make([]string, 5000)
+	for i := range sites {
+		sites[i] = fmt.Sprintf("site-with-a-long-name-%05d", i)
+	}
+	e.noteDetail(audit.KindRoundStarted, "r", 1, audit.ActorCoordinator, "r", map[string]any{"selected": sites})
+	e.noteDetail(audit.KindUpdateRejected, "r", 1, "a", "a", map[string]any{"reason": strings.Repeat("é", 20000)})
+	for _, ev := range e.takePending() {
+		if err := ev.Validate(); err != nil {
+			t.Errorf("%s: %v", ev.Kind, err)
+		}
+		if len(ev.Detail) > maxDetailBytes {
+			t.Errorf("%s: detail of %d bytes", ev.Kind, len(ev.Detail))
+		}
+	}
+	if got := truncate("ééé", 3); got != "é…" {
+		t.Errorf("truncate on a rune boundary = %q", got)
 	}
 }

@@ -140,7 +140,11 @@ func (e *Engine) publish(ctx context.Context, ar *activeRun, res RunResult) (Pub
 			ev.Fairness[f.Name] = fam
 		}
 	}
-	if pub.Importance != nil {
+	// The gate's explanation checks match feature names against the
+	// protected attributes: with synthetic names (x0, x1, ...) they cannot,
+	// so the ranking is withheld from the gate and those checks fail as not
+	// measured rather than pass vacuously.
+	if pub.Importance != nil && len(cfg.FeatureNames) == cfg.Features {
 		for _, f := range pub.Importance.Features {
 			ev.TopFeatures = append(ev.TopFeatures, f.Name)
 		}
@@ -321,7 +325,7 @@ func (e *Engine) recordPublication(ctx context.Context, pub Publication, art *re
 		e.noteDetail(audit.KindModelPublished, pub.RunID, pub.Version, audit.ActorCoordinator, fmt.Sprintf("model version %d", pub.Version), d)
 	}
 	pending := e.takePending()
-	return e.o.Store.Tx(ctx, func(tx *sql.Tx) error {
+	err = e.o.Store.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO publications (run_id, version, published, record, created_at) VALUES (?, ?, ?, ?, ?)`,
 			pub.RunID, pub.Version, pub.Published, string(b), pub.CreatedAt.Format(time.RFC3339Nano))
 		if err != nil {
@@ -334,6 +338,12 @@ func (e *Engine) recordPublication(ctx context.Context, pub Publication, art *re
 		}
 		return e.flushAuditTx(ctx, tx, pending)
 	})
+	if err != nil {
+		e.amu.Lock()
+		e.pending = append(pending, e.pending...) // not committed: keep them for the run's last flush
+		e.amu.Unlock()
+	}
+	return err
 }
 
 // ErrNoPublication reports a run without a recorded gate decision (still

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -18,6 +19,7 @@ import (
 	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/internal/secwire"
+	"github.com/cohortfl/cohort/privacy/ledger"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
 	"github.com/cohortfl/cohort/registry"
 )
@@ -76,9 +78,9 @@ func (e *Engine) sign(ctx context.Context, ar *activeRun, res RunResult, pub *Pu
 			cosigners = append(cosigners, s)
 		}
 	}
-	if len(cosigners) < max(1, min(cfg.MinClients, len(participants))) {
+	if need := max(1, min(cfg.MinClients, len(participants))); len(cosigners) < need {
 		return nil, fmt.Errorf("coordinator: only %d of %d participating sites are connected to co-sign (need %d)",
-			len(cosigners), len(participants), min(cfg.MinClients, len(participants)))
+			len(cosigners), len(participants), need)
 	}
 	card, err := e.card(ctx, ar, res, pub, cosigners)
 	if err != nil {
@@ -128,7 +130,7 @@ type cosignState struct {
 }
 
 // submitCosign checks one site's co-signature of the version hash.
-func (e *Engine) submitCosign(ar *activeRun, site string, payload []byte) error {
+func (e *Engine) submitCosign(ar *activeRun, site string, payload, peerCert []byte) error {
 	st := ar.cosign
 	if st == nil {
 		return errors.New("coordinator: no co-signature expected now")
@@ -142,7 +144,13 @@ func (e *Engine) submitCosign(ar *activeRun, site string, payload []byte) error 
 		return errors.New("coordinator: expected a co-signature")
 	}
 	if !slices.Equal(c.VersionHash, st.hash[:]) {
+		if len(c.VersionHash) != len(st.hash) {
+			return fmt.Errorf("coordinator: site %q co-signed a version hash of %d bytes, want %d", site, len(c.VersionHash), len(st.hash))
+		}
 		return fmt.Errorf("coordinator: site %q co-signed version hash %x, not %x", site, c.VersionHash, st.hash)
+	}
+	if peerCert != nil && !bytes.Equal(c.Certificate, peerCert) {
+		return fmt.Errorf("coordinator: site %q co-signed with a certificate other than the one its connection presented", site)
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate})
 	name, err := registry.VerifyCoSignature(certPEM, c.Signature, st.hash[:], e.o.Roots, e.o.Now())
@@ -274,10 +282,16 @@ func (e *Engine) card(ctx context.Context, ar *activeRun, res RunResult, pub *Pu
 // cardPrivacy summarises the run's privacy for the card (nil without DP).
 func (e *Engine) cardPrivacy(ctx context.Context, ar *activeRun, pub *Publication) (*registry.Privacy, error) {
 	dp := ar.cfg.DP
-	if dp == nil {
+	countEps, noisyCounts := pub.Epsilon["reweigh_counts"]
+	if dp == nil && !noisyCounts {
 		return nil, nil
 	}
-	p := &registry.Privacy{Epsilon: registry.Float(math.NaN())}
+	if dp == nil {
+		dp = &DPConfig{}
+	}
+	// Without training DP the model's ε is unbounded, whatever else was
+	// noised.
+	p := &registry.Privacy{Epsilon: registry.Float(math.Inf(1))}
 	var mech []string
 	if cd := dp.Client; cd != nil {
 		mech = append(mech, "client-level DP-FedAvg ("+cd.Mode+")")
@@ -289,17 +303,30 @@ func (e *Engine) cardPrivacy(ctx context.Context, ar *activeRun, pub *Publicatio
 			p.Delta, p.Accountant = registry.Float(rd.Delta), "rdp"
 		}
 	}
+	if len(mech) == 0 {
+		mech = append(mech, "no DP in training (ε = ∞)")
+	}
+	if noisyCounts {
+		fc := ar.cfg.Fairness
+		delta := fc.CountDelta
+		if delta == 0 {
+			delta = DefaultCountDelta
+		}
+		mech = append(mech, fmt.Sprintf("reweighing counts: Gaussian σ=%g, ε=%.4g at δ=%g (records)", fc.CountNoiseStd, countEps, delta))
+	}
 	p.Mechanism = strings.Join(mech, " + ")
 	if eps := trainingEpsilon(pub.Epsilon); eps != nil {
 		p.Epsilon = registry.Float(*eps)
 	}
-	if ar.dp != nil {
-		entries, err := ar.dp.ledger.Entries(ctx, ar.cfg.RunID, "")
-		if err != nil {
-			return nil, err
-		}
-		p.LedgerEntries = len(entries)
+	lg, err := ledger.Open(ctx, e.o.Store)
+	if err != nil {
+		return nil, err
 	}
+	entries, err := lg.Entries(ctx, ar.cfg.RunID, "")
+	if err != nil {
+		return nil, err
+	}
+	p.LedgerEntries = len(entries)
 	return p, nil
 }
 

@@ -273,9 +273,9 @@ func (e *Engine) decryptSum(ctx context.Context, ar *activeRun, r, attempt int) 
 }
 
 // submitSecAgg handles a sealed result or key-ceremony message. Called with e.mu held.
-func (e *Engine) submitSecAgg(ar *activeRun, site string, payload []byte) error {
+func (e *Engine) submitSecAgg(ar *activeRun, site string, payload, peerCert []byte) error {
 	if ar.round.Phase == PhaseCosign {
-		return e.submitCosign(ar, site, payload)
+		return e.submitCosign(ar, site, payload, peerCert)
 	}
 	s := ar.sec
 	if s == nil {

@@ -102,8 +102,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		grpc.InitialWindowSize(64 << 10), grpc.InitialConnWindowSize(64 << 10),
 	}
 	authz := &Authorizer{Insecure: o.Insecure, Logger: o.Logger, OnDenied: func(ctx context.Context, actor, role, method string) {
-		engine.Record(ctx, audit.Event{Kind: audit.KindRoleDenied, Actor: actor, Subject: method,
-			Detail: mustJSON(map[string]any{"role": role, "method": method})})
+		engine.recordLimited(audit.Event{Kind: audit.KindRoleDenied, Actor: actor, Subject: method},
+			map[string]any{"role": role, "method": method})
 		if o.OnDenied != nil {
 			o.OnDenied(ctx, actor, role, method)
 		}

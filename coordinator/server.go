@@ -273,7 +273,7 @@ func (s *SiteServer) receive(stream uploadStream, phase Phase) error {
 	}
 	if phase == PhaseFit {
 		err = s.engine.SubmitFit(site, FitResult{NumExamples: hdr.NumExamples, Delta: buf, Metrics: hdr.Metrics,
-			Digest: &digest, Signature: hdr.Signature})
+			Digest: &digest, Signature: hdr.Signature, Nonce: hdr.Nonce})
 	} else {
 		err = s.engine.SubmitStatistics(site, buf)
 	}
@@ -298,6 +298,9 @@ func (s *SiteServer) checkUpdateSignature(ctx context.Context, hdr *cohortv1.Upl
 		return fmt.Errorf("%w is missing: plaintext uploads must be signed with the site's certificate key", ErrBadSignature)
 	}
 	if !bytes.Equal(hdr.ValuesSha256, digest[:]) {
+		if len(hdr.ValuesSha256) != len(digest) {
+			return fmt.Errorf("%w: the header's values_sha256 has %d bytes, want %d", ErrBadSignature, len(hdr.ValuesSha256), len(digest))
+		}
 		return fmt.Errorf("%w: the header's values_sha256 %x is not the hash of the values received %x", ErrBadSignature, hdr.ValuesSha256, digest)
 	}
 	cert, err := tlsconf.PeerCertificate(ctx)
@@ -342,7 +345,13 @@ func (s *SiteServer) receiveSealed(stream uploadStream, site string, hdr *cohort
 		return fail(fmt.Errorf("%w: payload ended after %d of %d announced bytes", aggregation.ErrWrongLength, len(buf), hdr.PayloadBytes))
 	}
 	s.engine.o.Metrics.UploadBytes.Add(float64(len(buf)))
-	if err := s.engine.SubmitSealed(site, buf); err != nil {
+	var peer []byte
+	if !s.insecure {
+		if cert, err := tlsconf.PeerCertificate(stream.Context()); err == nil {
+			peer = cert.Raw
+		}
+	}
+	if err := s.engine.SubmitSealedFrom(site, buf, peer); err != nil {
 		return toStatus(err)
 	}
 	return stream.SendAndClose(&cohortv1.UploadAck{Accepted: true})

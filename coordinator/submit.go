@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -67,13 +68,21 @@ func (e *Engine) BeginResult(site string, u Upload) (Expect, error) {
 // identity, key shares or an acknowledgement during the key ceremony, a
 // sealed contribution to a sum, or a decryption share.
 func (e *Engine) SubmitSealed(site string, payload []byte) error {
+	return e.SubmitSealedFrom(site, payload, nil)
+}
+
+// SubmitSealedFrom is SubmitSealed for a transport that knows the DER of
+// the certificate the site's connection presented: a co-signature must
+// then be made with that very certificate (so a revoked or superseded key
+// of the same site cannot co-sign).
+func (e *Engine) SubmitSealedFrom(site string, payload, peerCert []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ar, err := e.activeSlot(site)
 	if err != nil {
 		return err
 	}
-	if err := e.submitSecAgg(ar, site, payload); err != nil {
+	if err := e.submitSecAgg(ar, site, payload, peerCert); err != nil {
 		return e.reject(ar, site, fmt.Errorf("coordinator: %s result from site %q, round %d: %w", ar.round.Phase, site, ar.round.Number, err))
 	}
 	if err := ar.round.Accept(site, e.o.Now()); err != nil {
@@ -124,6 +133,7 @@ func (e *Engine) SubmitFit(site string, res FitResult) error {
 	if err != nil {
 		return err
 	}
+	signedExamples := res.NumExamples // the count the site signed (client DP then weighs it 1)
 	loss, hasLoss := res.Metrics["loss"]
 	if hasLoss && (math.IsNaN(loss) || math.IsInf(loss, 0)) {
 		return e.reject(ar, site, fmt.Errorf("coordinator: site %q reported a non-finite training loss %v", site, loss))
@@ -160,9 +170,12 @@ func (e *Engine) SubmitFit(site string, res FitResult) error {
 		dd := floatsDigest(res.Delta)
 		d = &dd
 	}
-	detail := map[string]any{"phase": "fit", "update_sha256": hexDigest(*d), "examples": res.NumExamples}
+	detail := map[string]any{"phase": "fit", "update_sha256": hexDigest(*d), "examples": signedExamples}
 	if res.Signature != nil {
+		// With the nonce and the site's certificate, the entry lets anyone
+		// re-verify the signature (protocol.UpdateSigningDigest).
 		detail["signature"] = base64.StdEncoding.EncodeToString(res.Signature)
+		detail["nonce"] = hex.EncodeToString(res.Nonce)
 	}
 	e.noteDetail(audit.KindUpdateReceived, ar.cfg.RunID, ar.round.Number, site, site, detail)
 	if hasLoss {

@@ -51,6 +51,7 @@ type FitResult struct {
 	// protocol.UpdateSigningDigest); both go into the audit log.
 	Digest    *[32]byte
 	Signature []byte
+	Nonce     []byte // the task nonce the signature covers
 }
 
 // EvalResult is a site's answer to an evaluate task: summable counts.

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -49,6 +50,9 @@ func CoSign(signer crypto.Signer, versionHash []byte) ([]byte, error) {
 	return sig, nil
 }
 
+// SiteRole is the subject OU of a site certificate (see internal/pki).
+const SiteRole = "site"
+
 // VerifyCoSignature checks a co-signature and returns the signing site's
 // name, the certificate's subject common name. It checks that certPEM is one
 // canonical PEM certificate that chains to roots with the clientAuth
@@ -58,7 +62,8 @@ func CoSign(signer crypto.Signer, versionHash []byte) ([]byte, error) {
 // Verify passes the card's created_at as at, not the current time, so that
 // a model keeps verifying after the site certificates that co-signed it have
 // expired (doc.go discusses what that trusts). A zero at means now. roots
-// must not be nil: the system roots never certify a site.
+// must not be nil: the system roots never certify a site. The certificate
+// must carry the site role (subject OU "site").
 func VerifyCoSignature(certPEM, sig, versionHash []byte, roots *x509.CertPool, at time.Time) (site string, err error) {
 	if roots == nil {
 		return "", fmt.Errorf("%w: no CA pool to verify the certificate against", ErrInvalidCoSignature)
@@ -80,6 +85,13 @@ func VerifyCoSignature(certPEM, sig, versionHash []byte, roots *x509.CertPool, a
 	})
 	if err != nil {
 		return "", fmt.Errorf("%w: certificate %q at %s: %w", ErrInvalidCoSignature, cert.Subject.CommonName, at.UTC().Format(time.RFC3339), err)
+	}
+	// The consortium names a certificate's role in its only subject OU; an
+	// admin's or auditor's certificate must not pass for a site's, even
+	// under a colliding name.
+	if ou := cert.Subject.OrganizationalUnit; len(ou) != 1 || ou[0] != SiteRole {
+		return "", fmt.Errorf("%w: certificate %q has role %q, not %q", ErrInvalidCoSignature, cert.Subject.CommonName,
+			strings.Join(ou, ","), SiteRole)
 	}
 	if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
 		return "", fmt.Errorf("%w: certificate %q does not allow digital signatures", ErrInvalidCoSignature, cert.Subject.CommonName)

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -505,5 +506,31 @@ func TestConcurrentSealAndVerify(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestCoSignatureNeedsSiteRole: a certificate of the consortium CA with
+// another role (an admin's) cannot co-sign as a site, even under the site's
+// name.
+func TestCoSignatureNeedsSiteRole(t *testing.T) {
+	f := newFederation(t, "site-a")
+	certPEM, keyPEM, err := f.ca.IssueAs("site-b", pki.RoleAdmin, nil, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vh := sha256.Sum256([]byte("version"))
+	sig, err := CoSign(parseSiteKey(t, keyPEM), vh[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyCoSignature(certPEM, sig, vh[:], f.pool, time.Time{}); err == nil || !strings.Contains(err.Error(), `role "admin", not "site"`) {
+		t.Fatalf("admin certificate co-signing as a site: %v", err)
+	}
+	okSig, err := CoSign(f.keys["site-a"], vh[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, err := VerifyCoSignature(f.certs["site-a"], okSig, vh[:], f.pool, time.Time{}); err != nil || name != "site-a" {
+		t.Fatalf("site certificate: %q, %v", name, err)
 	}
 }

@@ -171,6 +171,10 @@ func checkCommonName(cn string) error {
 		return fmt.Errorf("%w: common name %q is %d bytes, longer than the X.509 limit of %d", ErrInvalid, cn, len(cn), maxCommonName)
 	case strings.ContainsFunc(cn, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return fmt.Errorf("%w: common name %q contains control characters", ErrInvalid, cn)
+	case strings.HasPrefix(cn, "*"):
+		// Reserved: wildcard-looking names, and the privacy ledger's
+		// non-site parties ("*clients", "*records").
+		return fmt.Errorf("%w: common name %q starts with \"*\", which is reserved", ErrInvalid, cn)
 	}
 	return nil
 }

@@ -137,6 +137,7 @@ func TestIssueRejectsBadRequests(t *testing.T) {
 	}{
 		{"empty CN", pki.Request{CommonName: "", Role: pki.Client, NotBefore: now, NotAfter: now.Add(time.Hour)}},
 		{"long CN", pki.Request{CommonName: strings.Repeat("x", 65), Role: pki.Client, NotBefore: now, NotAfter: now.Add(time.Hour)}},
+		{"reserved CN", pki.Request{CommonName: "*records", Role: pki.Client, NotBefore: now, NotAfter: now.Add(time.Hour)}},
 		{"no role", pki.Request{CommonName: "a", NotBefore: now, NotAfter: now.Add(time.Hour)}},
 		{"server without SAN", pki.Request{CommonName: "a", Role: pki.Server, NotBefore: now, NotAfter: now.Add(time.Hour)}},
 		{"bad DNS name", pki.Request{CommonName: "a", Role: pki.Server, DNSNames: []string{"a b"}, NotBefore: now, NotAfter: now.Add(time.Hour)}},

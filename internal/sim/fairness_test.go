@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cohortfl/cohort/coordinator"
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/privacy/ledger"
 
@@ -165,7 +166,7 @@ func TestReweighCountNoiseIsLedgered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := l.Entries(context.Background(), r.RunID, "records")
+	rows, err := l.Entries(context.Background(), r.RunID, coordinator.RecordsParty)
 	if err != nil {
 		t.Fatal(err)
 	}
