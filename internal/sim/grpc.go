@@ -19,30 +19,30 @@ import (
 // runGRPC runs the simulation over real gRPC with mutual TLS on 127.0.0.1: an
 // ephemeral CA issues a server certificate and one client certificate per site,
 // the coordinator serves on a loopback port and every site runs the client SDK.
-func runGRPC(ctx context.Context, p *prepared, rc coordinator.RunConfig, db *store.DB, o Options) ([]float64, error) {
+func runGRPC(ctx context.Context, p *prepared, rc coordinator.RunConfig, db *store.DB, o Options) ([]float64, []byte, error) {
 	dir, err := os.MkdirTemp("", "cohort-pki-*")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer os.RemoveAll(dir)
 	ca, err := pki.NewCA("cohort-sim-ca", 24*time.Hour)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	issue := func(name string, role pki.Role, ips []net.IP) error {
 		return ca.IssueBundle(dir, name, role, ips, 24*time.Hour)
 	}
 	if err := issue("coordinator", pki.Server, []net.IP{net.IPv4(127, 0, 0, 1)}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	caFile, certFile, keyFile := pki.BundleFiles(dir, "coordinator")
 	srvTLS, err := tlsconf.ServerConfig(certFile, keyFile, caFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -50,20 +50,20 @@ func runGRPC(ctx context.Context, p *prepared, rc coordinator.RunConfig, db *sto
 	var wg sync.WaitGroup
 	for _, s := range p.sites {
 		if err := issue(s.name, pki.Client, nil); err != nil {
-			return nil, fmt.Errorf("simulate: certificate for site %q: %w", s.name, err)
+			return nil, nil, fmt.Errorf("simulate: certificate for site %q: %w", s.name, err)
 		}
 		caF, certF, keyF := pki.BundleFiles(dir, s.name)
 		cliTLS, err := tlsconf.ClientConfig(certF, keyF, caF, "127.0.0.1")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		tr, err := client.NewModelTrainer(s.train, s.eval)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if s.protTrain != nil {
 			if err := tr.SetProtected(s.protTrain, s.protEval); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		wg.Add(1)
@@ -78,15 +78,15 @@ func runGRPC(ctx context.Context, p *prepared, rc coordinator.RunConfig, db *sto
 		}()
 	}
 	serveErr := coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: srvTLS, DB: db, Run: &rc,
-		ExitWhenIdle: true, Logger: o.Logger, OnRound: o.OnRound})
+		ExitWhenIdle: true, Logger: o.Logger, OnRound: o.OnRound, Signer: o.Signer})
 	cancel()
 	wg.Wait()
 	if serveErr != nil {
-		return nil, serveErr
+		return nil, nil, serveErr
 	}
 	mv, err := db.LatestModel(context.Background(), rc.RunID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return mv.Params, nil
+	return mv.Params, ca.CertPEM(), nil
 }

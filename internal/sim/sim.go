@@ -191,7 +191,7 @@ func federate(ctx context.Context, c Config, p *prepared, o Options, dbPath stri
 		}
 		f.params, f.pub, f.caPEM = res.Params, res.Publication, d.caPEM
 	case "grpc":
-		if f.params, err = runGRPC(ctx, p, f.rc, db, o); err != nil {
+		if f.params, f.caPEM, err = runGRPC(ctx, p, f.rc, db, o); err != nil {
 			return f, err
 		}
 		pub, err := coordinator.LoadPublication(ctx, db, f.rc.RunID)
