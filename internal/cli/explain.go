@@ -178,6 +178,9 @@ func checkPublished(ctx context.Context, db *store.DB, run string, version int, 
 	case pub.Version == version && !pub.Published && !allow:
 		return fmt.Errorf("model version %d of run %q was not published: the gate rejected it (%s); pass --allow-unpublished to explain it anyway",
 			version, run, pub.Decision.Summary())
+	case pub.Version != version:
+		fmt.Fprintf(warn, "note: version %d of run %q is an intermediate model; the gate decided on version %d (published: %v)\n",
+			version, run, pub.Version, pub.Published)
 	}
 	return nil
 }
