@@ -84,14 +84,14 @@ var publicationMigration = store.Migration{
 func (e *Engine) publish(ctx context.Context, ar *activeRun, res RunResult) (Publication, error) {
 	cfg := ar.cfg
 	pub := Publication{RunID: cfg.RunID, Version: res.Version, Metrics: map[string]float64{}, CreatedAt: e.o.Now().UTC()}
-	maps := func(m map[string]float64) {
+	keepFinite := func(m map[string]float64) {
 		for k, v := range m {
 			if !math.IsNaN(v) && !math.IsInf(v, 0) {
 				pub.Metrics[k] = v
 			}
 		}
 	}
-	maps(res.Metrics)
+	keepFinite(res.Metrics)
 	if cfg.reweighs() {
 		pub.ReweighWeights = cfg.Fairness.Weights
 	}
@@ -107,7 +107,7 @@ func (e *Engine) publish(ctx context.Context, ar *activeRun, res RunResult) (Pub
 			}
 			auditErr = err
 		} else {
-			maps(out.metrics)
+			keepFinite(out.metrics)
 			pub.Fairness = out.audit
 			if cfg.ExplainRows > 0 {
 				if pub.Importance, pub.Proxies, err = decodeExplanation(cfg, out.explain); err != nil {

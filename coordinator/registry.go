@@ -295,7 +295,7 @@ func (e *Engine) cardPrivacy(ctx context.Context, ar *activeRun, pub *Publicatio
 	var mech []string
 	if cd := dp.Client; cd != nil {
 		mech = append(mech, "client-level DP-FedAvg ("+cd.Mode+")")
-		p.Delta, p.Accountant = registry.Float(cd.Delta), cmp(cd.Accountant, "rdp")
+		p.Delta, p.Accountant = registry.Float(cd.Delta), orDefault(cd.Accountant, "rdp")
 	}
 	if rd := dp.Record; rd != nil {
 		mech = append(mech, "record-level DP-SGD")
@@ -330,7 +330,8 @@ func (e *Engine) cardPrivacy(ctx context.Context, ar *activeRun, pub *Publicatio
 	return p, nil
 }
 
-func cmp(s, def string) string {
+// orDefault returns s, or def when s is empty.
+func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}
