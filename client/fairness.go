@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -55,7 +56,7 @@ func (t *ModelTrainer) SetProtected(train, eval map[string][]string) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.protTrain, t.protEval = train, eval
+	t.protTrain, t.protEval, t.keyCache = train, eval, nil
 	return nil
 }
 
@@ -87,14 +88,35 @@ func groupKeys(spec fairness.Spec, prot map[string][]string, n int, split string
 	return keys, nil
 }
 
+// keys returns the partition key of every training (or held-out) record,
+// computed once per spec: reweighing needs them in every fit task.
 func (t *ModelTrainer) keys(spec fairness.Spec, eval bool) ([]string, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	ck := fmt.Sprintf("%t/%s", eval, b)
 	t.mu.Lock()
+	if k, ok := t.keyCache[ck]; ok {
+		t.mu.Unlock()
+		return k, nil
+	}
 	prot, n, split := t.protTrain, t.train.N, "training "
 	if eval {
 		prot, n, split = t.protEval, t.eval.N, "held-out "
 	}
 	t.mu.Unlock()
-	return groupKeys(spec, prot, n, split)
+	k, err := groupKeys(spec, prot, n, split)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	if t.keyCache == nil {
+		t.keyCache = map[string][]string{}
+	}
+	t.keyCache[ck] = k
+	t.mu.Unlock()
+	return k, nil
 }
 
 // LabelCounts implements FairnessProvider.

@@ -42,6 +42,7 @@ type ModelTrainer struct {
 	stdEval  model.Examples
 
 	protTrain, protEval map[string][]string // protected values by attribute (SetProtected)
+	keyCache            map[string][]string // partition keys by split and spec (keys)
 }
 
 // NewModelTrainer returns a Trainer over the site's training and held-out

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/cohortfl/cohort/audit"
-	"github.com/cohortfl/cohort/internal/protocol"
 )
 
 // The engine writes the audit log (package audit) in the store's file.
@@ -120,23 +119,6 @@ func (e *Engine) Record(ctx context.Context, ev audit.Event) {
 
 // AuditLog returns the engine's audit log.
 func (e *Engine) AuditLog() *audit.Log { return e.audit }
-
-// floatsDigest is the SHA-256 of a vector's wire encoding, hashed through a
-// small buffer (a model-sized copy per update would double the
-// coordinator's peak memory).
-func floatsDigest(v []float64) [32]byte {
-	h := sha256.New()
-	buf := make([]byte, 0, 8*1024)
-	for len(v) > 0 {
-		n := min(len(v), cap(buf)/8)
-		buf = protocol.AppendFloats(buf[:0], v[:n])
-		h.Write(buf)
-		v = v[n:]
-	}
-	var d [32]byte
-	h.Sum(d[:0])
-	return d
-}
 
 func hexDigest(d [32]byte) string { return hex.EncodeToString(d[:]) }
 

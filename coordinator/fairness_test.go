@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"math"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/fairness"
 	"github.com/cohortfl/cohort/gate"
-	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/model"
 )
 
@@ -141,17 +139,6 @@ func TestFairnessConfigValidation(t *testing.T) {
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "fairness") {
 			t.Errorf("%s: Validate() = %v, want a fairness error", name, err)
 		}
-	}
-}
-
-func TestFloatsDigestStreams(t *testing.T) {
-	v := make([]float64, 3000)
-	for i := range v {
-		v[i] = float64(i) * 0.5
-	}
-	want := sha256.Sum256(protocol.AppendFloats(nil, v))
-	if got := floatsDigest(v); got != want {
-		t.Fatalf("floatsDigest = %x, want %x", got, want)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/cohortfl/cohort/aggregation"
 	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/model"
 	"github.com/cohortfl/cohort/privacy/ledger"
@@ -73,7 +74,7 @@ func (e *Engine) commitEvent(rec store.RoundRecord, mv store.ModelVersion) audit
 		}
 	}
 	d, _ := json.Marshal(map[string]any{"attempt": rec.Attempt, "model_version": mv.Version,
-		"params_sha256": hexDigest(floatsDigest(mv.Params)), "accepted": accepted})
+		"params_sha256": hexDigest(protocol.ValuesSHA256(mv.Params)), "accepted": accepted})
 	return audit.Event{Kind: audit.KindRoundCommitted, RunID: rec.RunID, Round: rec.Round, Actor: audit.ActorCoordinator,
 		Subject: fmt.Sprintf("model version %d", mv.Version), Detail: d}
 }

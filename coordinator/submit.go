@@ -127,6 +127,12 @@ func (e *Engine) AbortResult(site string, reason string) {
 // SubmitFit validates a fit result and folds it into the round's aggregate. On
 // error the aggregate is unchanged and the site's result is rejected.
 func (e *Engine) SubmitFit(site string, res FitResult) error {
+	if res.Digest == nil {
+		// The audit log records every update's hash; it is computed before
+		// the engine's lock is taken (the gRPC transport has it already).
+		d := protocol.ValuesSHA256(res.Delta)
+		res.Digest = &d
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ar, err := e.activeSlot(site)
@@ -165,12 +171,7 @@ func (e *Engine) SubmitFit(site string, res FitResult) error {
 	if err := ar.round.Accept(site, e.o.Now()); err != nil {
 		return err // cannot happen while we hold mu and the round is open; see Round.Accept
 	}
-	d := res.Digest
-	if d == nil {
-		dd := floatsDigest(res.Delta)
-		d = &dd
-	}
-	detail := map[string]any{"phase": "fit", "update_sha256": hexDigest(*d), "examples": signedExamples}
+	detail := map[string]any{"phase": "fit", "update_sha256": hexDigest(*res.Digest), "examples": signedExamples}
 	if res.Signature != nil {
 		// With the nonce and the site's certificate, the entry lets anyone
 		// re-verify the signature (protocol.UpdateSigningDigest).

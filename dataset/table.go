@@ -292,6 +292,27 @@ func (t *Table) Protected(name string) ([]string, error) {
 	return t.Column(name)
 }
 
+// ProtectedRows returns the raw values of the named protected attributes for
+// the given rows (indices into the table), by attribute name.
+func (t *Table) ProtectedRows(names []string, rows []int) (map[string][]string, error) {
+	out := make(map[string][]string, len(names))
+	for _, name := range names {
+		col, err := t.Protected(name)
+		if err != nil {
+			return nil, err
+		}
+		v := make([]string, len(rows))
+		for i, r := range rows {
+			if r < 0 || r >= len(col) {
+				return nil, fmt.Errorf("%w: row %d of %s is out of range (%d rows)", ErrColumn, r, t.source, len(col))
+			}
+			v[i] = col[r]
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
 // Line returns the 1-based source line of row i, or 0 if i is out of range.
 func (t *Table) Line(i int) int {
 	if i < 0 || i >= len(t.lines) {

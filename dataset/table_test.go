@@ -161,6 +161,16 @@ func TestProtectedAndSubset(t *testing.T) {
 	if _, err := tb.Subset([]int{4}); !errors.Is(err, ErrPartition) {
 		t.Errorf("Subset out of range error = %v, want ErrPartition", err)
 	}
+	rows, err := tb.ProtectedRows([]string{"race"}, []int{2, 3})
+	if err != nil || strings.Join(rows["race"], "") != "AC" {
+		t.Errorf("ProtectedRows(race, [2 3]) = %v, %v; want [A C]", rows, err)
+	}
+	if _, err := tb.ProtectedRows([]string{"race"}, []int{4}); !errors.Is(err, ErrColumn) {
+		t.Errorf("ProtectedRows out of range error = %v, want ErrColumn", err)
+	}
+	if _, err := tb.ProtectedRows([]string{"x"}, []int{0}); !errors.Is(err, ErrColumn) {
+		t.Errorf("ProtectedRows(x) error = %v, want ErrColumn", err)
+	}
 }
 
 // With no positive class named, the lexically larger of the two label values

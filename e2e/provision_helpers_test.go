@@ -15,10 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-
-	"github.com/cohortfl/cohort/internal/tlsconf"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
 )
 
@@ -228,14 +224,5 @@ func quickRun(id string, rounds, minClients int) map[string]any {
 // whatever its role.
 func siteClient(t *testing.T, p pki, name, addr string) cohortv1.SiteServiceClient {
 	t.Helper()
-	cfg, err := tlsconf.ClientConfig(p.cert(name), p.key(name), p.ca(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return cohortv1.NewSiteServiceClient(conn)
+	return cohortv1.NewSiteServiceClient(dialAs(t, p, name, addr))
 }

@@ -34,6 +34,13 @@ func secureRun(id string, rounds, minClients, threshold int, onFailure string, m
 // (the coordinator lets admins and auditors call it; see coordinator/authz.go).
 func adminClient(t *testing.T, p pki, name, addr string) cohortv1.AdminServiceClient {
 	t.Helper()
+	return cohortv1.NewAdminServiceClient(dialAs(t, p, name, addr))
+}
+
+// dialAs opens a gRPC connection to addr with name's certificate, closed
+// when the test ends.
+func dialAs(t *testing.T, p pki, name, addr string) *grpc.ClientConn {
+	t.Helper()
 	cfg, err := tlsconf.ClientConfig(p.cert(name), p.key(name), p.ca(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +50,7 @@ func adminClient(t *testing.T, p pki, name, addr string) cohortv1.AdminServiceCl
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return cohortv1.NewAdminServiceClient(conn)
+	return conn
 }
 
 // waitConnected polls the admin API until every site in want is connected.

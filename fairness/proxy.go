@@ -54,10 +54,11 @@ func (l *MomentLayout) Features() []string { return slices.Clone(l.features) }
 func (l *MomentLayout) Attrs() []string { return slices.Clone(l.attrs) }
 
 // Dim returns the vector length.
-func (l *MomentLayout) Dim() int {
-	f, a := len(l.features), len(l.attrs)
-	return 1 + 2*f + 2*a + f*a
-}
+func (l *MomentLayout) Dim() int { return MomentDim(len(l.features), len(l.attrs)) }
+
+// MomentDim is the Dim of a MomentLayout over f features and a attributes:
+// 1 + 2f + 2a + f·a.
+func MomentDim(f, a int) int { return 1 + 2*f + 2*a + f*a }
 
 func (l *MomentLayout) offsets() (sx, sx2, sa, sa2, sxa int) {
 	f, a := len(l.features), len(l.attrs)

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/cloudflare/circl/sign/ed25519"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+
+	"github.com/cohortfl/cohort/internal/fsutil"
 )
 
 // Signature suites of a coordinator signature.
@@ -335,29 +336,7 @@ func pemBlocks(data []byte, required, optional string) (map[string][]byte, error
 	return out, nil
 }
 
-// writeNew creates path with data and mode perm. If path already exists
-// with exactly data it succeeds without touching it; with other contents it
-// returns ErrExists.
+// writeNew is fsutil.WriteNew with this package's ErrExists.
 func writeNew(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if errors.Is(err, fs.ErrExist) {
-		old, rerr := os.ReadFile(path)
-		if rerr == nil && bytes.Equal(old, data) {
-			return nil
-		}
-		return fmt.Errorf("%w with different contents: %s", ErrExists, path)
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return fsutil.WriteNew(path, data, perm, ErrExists)
 }

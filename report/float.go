@@ -1,40 +1,18 @@
 package report
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/cohortfl/cohort/internal/jsonx"
 )
 
-// Float is a metric value. It is a float64 that may be NaN or ±Inf (an
-// undefined rate, a metric that was not computed); JSON, which has no such
-// numbers, encodes them as null, and null decodes as NaN. HTML and Markdown
-// show them as "n/a".
-type Float float64
-
-// MarshalJSON encodes f as a JSON number, or null if f is NaN or ±Inf.
-func (f Float) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(v)
-}
-
-// UnmarshalJSON decodes a JSON number, or null as NaN.
-func (f *Float) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*f = Float(math.NaN())
-		return nil
-	}
-	var v float64
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*f = Float(v)
-	return nil
-}
+// Float is a metric value: a float64 that may be NaN or ±Inf (an undefined
+// rate, a metric that was not computed). JSON, which has no such numbers,
+// encodes them as null, and null decodes as NaN (jsonx.Float); HTML and
+// Markdown show them as "n/a".
+type Float = jsonx.Float
 
 // FloatMap converts a metrics map such as store.RoundRecord.Metrics. It
 // returns nil for a nil map.

@@ -125,6 +125,17 @@ func dialAdmin(o *AdminOptions) (cohortv1.AdminServiceClient, func(), error) {
 	return cohortv1.NewAdminServiceClient(conn), func() { conn.Close() }, nil
 }
 
+// adminCall dials the admin API and returns a client and a context bounded
+// by --timeout; done closes both.
+func adminCall(o *AdminOptions) (cohortv1.AdminServiceClient, context.Context, func(), error) {
+	admin, closeConn, err := dialAdmin(o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	return admin, ctx, func() { cancel(); closeConn() }, nil
+}
+
 // callError turns a gRPC error into "coordinator ADDR: CODE: message". gRPC
 // reports a refused handshake as a bare Unavailable ("broken pipe"), so then
 // one TLS handshake is replayed to show the coordinator's alert.
@@ -187,13 +198,11 @@ func runsStartRun(o *AdminOptions, file string) error {
 	if err != nil {
 		return err
 	}
-	admin, closeConn, err := dialAdmin(o)
+	admin, ctx, done, err := adminCall(o)
 	if err != nil {
 		return err
 	}
-	defer closeConn()
-	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
-	defer cancel()
+	defer done()
 	st, err := admin.StartRun(ctx, &cohortv1.StartRunRequest{ConfigJson: string(raw)})
 	if err != nil {
 		return callError(o, err)
@@ -206,13 +215,11 @@ func runsStartRun(o *AdminOptions, file string) error {
 }
 
 func runsListRun(o *AdminOptions) error {
-	admin, closeConn, err := dialAdmin(o)
+	admin, ctx, done, err := adminCall(o)
 	if err != nil {
 		return err
 	}
-	defer closeConn()
-	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
-	defer cancel()
+	defer done()
 	res, err := admin.ListRuns(ctx, &cohortv1.ListRunsRequest{})
 	if err != nil {
 		return callError(o, err)
@@ -234,13 +241,11 @@ func runsListRun(o *AdminOptions) error {
 
 // runsGetRun shows a run, after stopping it if stop.
 func runsGetRun(o *AdminOptions, run string, stop bool) error {
-	admin, closeConn, err := dialAdmin(o)
+	admin, ctx, done, err := adminCall(o)
 	if err != nil {
 		return err
 	}
-	defer closeConn()
-	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
-	defer cancel()
+	defer done()
 	var st *cohortv1.RunStatus
 	if stop {
 		st, err = admin.StopRun(ctx, &cohortv1.StopRunRequest{RunId: run})
@@ -281,13 +286,11 @@ type siteJSON struct {
 }
 
 func sitesListRun(o *AdminOptions) error {
-	admin, closeConn, err := dialAdmin(o)
+	admin, ctx, done, err := adminCall(o)
 	if err != nil {
 		return err
 	}
-	defer closeConn()
-	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
-	defer cancel()
+	defer done()
 	res, err := admin.ListSites(ctx, &cohortv1.ListSitesRequest{})
 	if err != nil {
 		return callError(o, err)

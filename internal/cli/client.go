@@ -178,17 +178,8 @@ func loadSiteData(o *ClientRunOptions) (model.Examples, model.Examples, [2]map[s
 		return fail(fmt.Errorf("--eval-fraction: %w", err))
 	}
 	for i, rows := range [][]int{fit, ev} {
-		prot[i] = map[string][]string{}
-		for _, name := range t.ProtectedNames() {
-			col, err := t.Protected(name)
-			if err != nil {
-				return fail(err)
-			}
-			v := make([]string, len(rows))
-			for j, r := range rows {
-				v[j] = col[r]
-			}
-			prot[i][name] = v
+		if prot[i], err = t.ProtectedRows(t.ProtectedNames(), rows); err != nil {
+			return fail(err)
 		}
 	}
 	return all.Subset(fit), all.Subset(ev), prot, nil

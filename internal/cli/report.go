@@ -134,13 +134,11 @@ func reportRun(o *ReportOptions, run string) error {
 func reportRemote(o *ReportOptions, run string, format report.Format) error {
 	ao := &AdminOptions{IO: o.IO, Coordinator: o.Coordinator, Cert: o.Cert, Key: o.Key, CA: o.CA, ServerName: o.ServerName,
 		Timeout: 2 * time.Minute, Output: "text"}
-	api, closeConn, err := dialAdmin(ao)
+	api, ctx, done, err := adminCall(ao)
 	if err != nil {
 		return err
 	}
-	defer closeConn()
-	ctx, cancel := context.WithTimeout(context.Background(), ao.Timeout)
-	defer cancel()
+	defer done()
 	stream, err := api.GetReport(ctx, &cohortv1.GetReportRequest{RunId: run, Format: string(format)})
 	if err != nil {
 		return callError(ao, err)

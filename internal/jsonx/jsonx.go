@@ -35,12 +35,3 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 	*f = Float(x)
 	return nil
 }
-
-// Floats converts a slice.
-func Floats(v []float64) []Float {
-	out := make([]Float, len(v))
-	for i, x := range v {
-		out[i] = Float(x)
-	}
-	return out
-}

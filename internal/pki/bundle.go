@@ -1,7 +1,6 @@
 package pki
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cohortfl/cohort/internal/fsutil"
 )
 
 // BundleFiles returns the paths WriteBundle writes for name in dir:
@@ -71,31 +72,9 @@ func checkBundleName(name string) error {
 	return nil
 }
 
-// writeNew creates path with data and mode perm. If path already exists with
-// exactly data it succeeds without touching it; with other contents it
-// returns ErrExists.
+// writeNew is fsutil.WriteNew with this package's ErrExists.
 func writeNew(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if errors.Is(err, fs.ErrExist) {
-		old, rerr := os.ReadFile(path)
-		if rerr == nil && bytes.Equal(old, data) {
-			return nil
-		}
-		return fmt.Errorf("%w with different contents: %s", ErrExists, path)
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return fsutil.WriteNew(path, data, perm, ErrExists)
 }
 
 // RenewBundle writes NAME.pem and NAME-key.pem into dir like WriteBundle, but

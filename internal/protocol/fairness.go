@@ -23,6 +23,5 @@ func ExplainLen(d int, spec *fairness.Spec) int {
 	if spec == nil {
 		return explain.AggregateLen(d, 0)
 	}
-	a := len(spec.Indicators())
-	return explain.AggregateLen(d, len(spec.Groups())) + 1 + 2*d + 2*a + d*a
+	return explain.AggregateLen(d, len(spec.Groups())) + fairness.MomentDim(d, len(spec.Indicators()))
 }

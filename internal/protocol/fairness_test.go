@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"crypto/sha256"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,5 +54,18 @@ func TestFairnessKeysRejectBadValues(t *testing.T) {
 		if _, err := DecodeTaskConfig(m); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want it to mention %q", name, err, c.want)
 		}
+	}
+}
+
+// TestValuesSHA256Streams: hashing through a small buffer gives the hash of
+// the whole wire encoding (3,000 values span several buffer refills).
+func TestValuesSHA256Streams(t *testing.T) {
+	v := make([]float64, 3000)
+	for i := range v {
+		v[i] = float64(i) * 0.5
+	}
+	want := sha256.Sum256(AppendFloats(nil, v))
+	if got := ValuesSHA256(v); got != want {
+		t.Fatalf("ValuesSHA256 = %x, want %x", got, want)
 	}
 }

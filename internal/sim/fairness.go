@@ -59,19 +59,7 @@ func parseProtected(specs []string, t *dataset.Table) ([]fairness.Attribute, err
 // protectedOf returns the raw protected values of the given table rows, by
 // attribute name.
 func protectedOf(t *dataset.Table, attrs []fairness.Attribute, rows []int) (map[string][]string, error) {
-	out := map[string][]string{}
-	for _, a := range attrs {
-		col, err := t.Protected(a.Name)
-		if err != nil {
-			return nil, err
-		}
-		v := make([]string, len(rows))
-		for i, r := range rows {
-			v[i] = col[r]
-		}
-		out[a.Name] = v
-	}
-	return out, nil
+	return t.ProtectedRows(fairness.Spec{Attributes: attrs}.Names(), rows)
 }
 
 // testAudit audits params on the global test set with the same group keys
