@@ -38,8 +38,25 @@ func (a *meanAggregator) Add(u Update) error {
 	return a.sum.Add(u.Client, u.Delta, float64(u.NumExamples))
 }
 
+// AddVector is Add for an update read from v (twice; it is not retained).
+func (a *meanAggregator) AddVector(client string, v Vector, numExamples int64) error {
+	if a.result != nil {
+		return updateErr(client, -1, ErrClosed, "")
+	}
+	return a.sum.AddVector(client, v, float64(numExamples))
+}
+
+// meanApplierInPlace is implemented by strategies that can write the next
+// global model over the mean delta's storage (FedAvg and FedProx), which
+// meanAggregator owns once the sum is taken. It has ApplyMean's contract,
+// and on error meanDelta is unchanged.
+type meanApplierInPlace interface {
+	applyMeanInPlace(round int, global, meanDelta []float64) ([]float64, error)
+}
+
 // Result applies the example-weighted mean delta. The mean is computed in the
-// sum's own storage, so the result costs one model-sized allocation at most.
+// sum's own storage, and FedAvg writes the next model there too, so the
+// result costs no model-sized allocation for it and one at most otherwise.
 // The first call's slice belongs to the caller; a second call returns a copy
 // of the result without touching the strategy's state again.
 func (a *meanAggregator) Result() ([]float64, error) {
@@ -50,7 +67,12 @@ func (a *meanAggregator) Result() ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := a.strategy.ApplyMean(a.round, a.global, mean)
+	var out []float64
+	if ip, ok := a.strategy.(meanApplierInPlace); ok {
+		out, err = ip.applyMeanInPlace(a.round, a.global, mean)
+	} else {
+		out, err = a.strategy.ApplyMean(a.round, a.global, mean)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +116,23 @@ func (s *fedAvg) ApplyMean(_ int, global, meanDelta []float64) ([]float64, error
 		return nil, err
 	}
 	return out, nil
+}
+
+// applyMeanInPlace is ApplyMean writing global + η·meanDelta over meanDelta.
+// Every coordinate is checked first, so an error leaves meanDelta as it was.
+func (s *fedAvg) applyMeanInPlace(_ int, global, meanDelta []float64) ([]float64, error) {
+	if err := checkMean(s.name, global, meanDelta); err != nil {
+		return nil, err
+	}
+	for i, g := range global {
+		if v := g + s.lr*meanDelta[i]; math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("aggregation: %s: next global coordinate %d is %v: %w", s.name, i, v, ErrNotFinite)
+		}
+	}
+	for i, g := range global {
+		meanDelta[i] = g + s.lr*meanDelta[i]
+	}
+	return meanDelta, nil
 }
 
 // checkMean validates ApplyMean's arguments: equal lengths and a finite mean

@@ -1,6 +1,7 @@
 package aggregation
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -30,6 +31,7 @@ type WeightedSum struct {
 	wSum, wErr float64
 	count      int
 	seen       map[string]struct{}
+	broken     error // see AddVector
 }
 
 // NewWeightedSum returns an empty sum of dim-dimensional vectors. A negative dim
@@ -50,30 +52,55 @@ func NewWeightedSum(dim int) *WeightedSum {
 // a weighted value that would overflow the sum). On error the sum is unchanged.
 // delta is only read during the call.
 func (ws *WeightedSum) Add(client string, delta []float64, weight float64) error {
-	if err := checkHeader(ws.dim, client, len(delta), weight, ws.seen); err != nil {
+	return ws.AddVector(client, Values(delta), weight)
+}
+
+// AddVector is Add with the values read from v, twice: once to validate
+// every coordinate before the state is touched, once to fold. If v fails on
+// the second read (an I/O error on a spooled upload), the sum holds part of
+// the update and cannot be repaired: it is then broken, and every later
+// call, Mean and Err return that error, so the round is abandoned rather
+// than published with a partial update.
+func (ws *WeightedSum) AddVector(client string, v Vector, weight float64) error {
+	if ws.broken != nil {
+		return ws.broken
+	}
+	if err := checkHeader(ws.dim, client, v.Len(), weight, ws.seen); err != nil {
 		return err
 	}
 	newW, _ := twoSum(ws.wSum, weight)
 	if math.IsInf(newW, 0) {
 		return updateErr(client, -1, ErrBadWeight, "total weight overflows")
 	}
-	s, c := ws.sum[:len(delta)], ws.comp[:len(delta)]
-	// Validate every coordinate before touching the state, so that a bad value at
-	// the end of the vector leaves the sum as it was.
-	for i, x := range delta {
-		if t := s[i] + weight*x; t-t != 0 { // NaN or ±Inf
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return updateErr(client, i, ErrNotFinite, "value %v", x)
+	err := eachChunk(v, func(off int, chunk []float64) error {
+		s := ws.sum[off : off+len(chunk)]
+		for i, x := range chunk {
+			if t := s[i] + weight*x; t-t != 0 { // NaN or ±Inf
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					return updateErr(client, off+i, ErrNotFinite, "value %v", x)
+				}
+				return updateErr(client, off+i, ErrNotFinite, "weighted value %v overflows the sum", weight*x)
 			}
-			return updateErr(client, i, ErrNotFinite, "weighted value %v overflows the sum", weight*x)
 		}
+		return nil
+	})
+	if err != nil {
+		return asUpdateErr(client, err)
 	}
-	for i, x := range delta {
-		y := weight * x
-		t := s[i] + y
-		bp := t - s[i]
-		c[i] += (s[i] - (t - bp)) + (y - bp)
-		s[i] = t
+	err = eachChunk(v, func(off int, chunk []float64) error {
+		s, c := ws.sum[off:off+len(chunk)], ws.comp[off:off+len(chunk)]
+		for i, x := range chunk {
+			y := weight * x
+			t := s[i] + y
+			bp := t - s[i]
+			c[i] += (s[i] - (t - bp)) + (y - bp)
+			s[i] = t
+		}
+		return nil
+	})
+	if err != nil {
+		ws.broken = fmt.Errorf("aggregation: the sum holds part of client %q's update, whose values could not be read again: %w", client, err)
+		return ws.broken
 	}
 	var e float64
 	ws.wSum, e = twoSum(ws.wSum, weight)
@@ -81,6 +108,22 @@ func (ws *WeightedSum) Add(client string, delta []float64, weight float64) error
 	ws.count++
 	ws.seen[client] = struct{}{}
 	return nil
+}
+
+// Err returns nil, or the error that broke the sum (see AddVector).
+func (ws *WeightedSum) Err() error { return ws.broken }
+
+// asUpdateErr returns err if it is an *UpdateError, otherwise err as one
+// (with its sentinel if it wraps ErrWrongLength).
+func asUpdateErr(client string, err error) error {
+	var ue *UpdateError
+	if errors.As(err, &ue) {
+		return err
+	}
+	if errors.Is(err, ErrWrongLength) {
+		return &UpdateError{Client: client, Index: -1, Detail: err.Error(), Err: ErrWrongLength}
+	}
+	return fmt.Errorf("aggregation: reading client %q's update: %w", client, err)
 }
 
 // twoSum returns a+b rounded and the exact rounding error (Knuth).
@@ -110,6 +153,9 @@ func (ws *WeightedSum) Sum() []float64 {
 // the sum's use: further Adds fail. It saves a model-sized allocation for
 // aggregators that need the mean only once.
 func (ws *WeightedSum) takeMean() ([]float64, error) {
+	if ws.broken != nil {
+		return nil, ws.broken
+	}
 	if ws.count == 0 {
 		return nil, ErrNoUpdates
 	}
@@ -131,6 +177,9 @@ func (ws *WeightedSum) takeMean() ([]float64, error) {
 // before the first Add, and an error wrapping ErrNotFinite if a coordinate of
 // the mean overflows (possible only with weights below 1).
 func (ws *WeightedSum) Mean() ([]float64, error) {
+	if ws.broken != nil {
+		return nil, ws.broken
+	}
 	if ws.count == 0 {
 		return nil, ErrNoUpdates
 	}

@@ -55,14 +55,19 @@
 // at any moment restarts on the same database at the last committed round with
 // every model version intact (Serve resumes runs marked running). A round that
 // was in flight is played again, with fresh nonces; its attempt number
-// continues after any failed attempts that were recorded. Server-optimiser state
-// (FedAdam's moments) is not yet persisted and restarts from zero on resume.
+// continues after any failed attempts that were recorded.
 //
 // # Memory
 //
-// The coordinator holds the global model once. Uploads stream into a bounded
-// number of staging buffers (ServeOptions.MaxStaged, default 1) and are folded
-// into the strategy's running sum; no strategy that can run under secure
-// aggregation holds K updates. Median, trimmed mean and Krum do, by nature,
-// and say so (aggregation.BufferingStrategy).
+// The coordinator holds the global model once, and the round's running sum
+// (with its compensation terms). A bounded number of uploads are read at once
+// (ServeOptions.MaxStaged, default 1). A fit upload above 1 MiB goes, chunk
+// by chunk, to an unlinked spool file while its values are checked and
+// hashed; once its signature verifies, the engine folds it into the sum from
+// the file (aggregation.Vector), so no model-sized buffer is allocated per
+// upload. FedAvg writes the next model over the mean, and the store writes
+// it without copying, so a round's end allocates nothing model-sized either.
+// No strategy that can run under secure aggregation holds K updates. Median,
+// trimmed mean and Krum do, by nature, and say so
+// (aggregation.BufferingStrategy).
 package coordinator

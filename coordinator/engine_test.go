@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cohortfl/cohort/aggregation"
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/model"
 )
@@ -49,7 +50,7 @@ func (s *scripted) Dispatch(site string, t Task) error {
 			for i := range d {
 				d[i] = 0.1
 			}
-			_ = e.SubmitFit(site, FitResult{NumExamples: 10, Delta: d, Metrics: map[string]float64{"loss": 0.5}})
+			_ = e.SubmitFit(site, FitResult{NumExamples: 10, Delta: aggregation.Values(d), Metrics: map[string]float64{"loss": 0.5}})
 		case PhaseEvaluate:
 			if _, err := e.BeginResult(site, up); err != nil {
 				return

@@ -315,6 +315,13 @@ type testCoordinator struct {
 
 func startTestCoordinator(t *testing.T, timeout time.Duration) *testCoordinator {
 	t.Helper()
+	return startTestCoordinatorWith(t, timeout, nil)
+}
+
+// startTestCoordinatorWith is startTestCoordinator with edit applied to the
+// serve options.
+func startTestCoordinatorWith(t *testing.T, timeout time.Duration, edit func(*coordinator.ServeOptions)) *testCoordinator {
+	t.Helper()
 	p := newTestPKI(t)
 	caF, certF, keyF := p.issue("coordinator", pki.Server)
 	srvTLS, err := tlsconf.ServerConfig(certF, keyF, caF)
@@ -330,7 +337,11 @@ func startTestCoordinator(t *testing.T, timeout time.Duration) *testCoordinator 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	done := make(chan error, 1)
-	go func() { done <- coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: srvTLS, DB: db}) }()
+	so := coordinator.ServeOptions{Listener: ln, TLS: srvTLS, DB: db}
+	if edit != nil {
+		edit(&so)
+	}
+	go func() { done <- coordinator.Serve(ctx, so) }()
 	return &testCoordinator{pki: p, db: db, addr: ln.Addr().String(), ctx: ctx, stop: func(t *testing.T) {
 		cancel()
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {

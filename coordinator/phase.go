@@ -233,6 +233,10 @@ func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (s
 		}
 	case cfg.DP.clientDP() != nil:
 		e.mu.Lock()
+		if err := ar.dp.sum.Err(); err != nil {
+			e.mu.Unlock()
+			return rec, nil, 0, fmt.Errorf("coordinator: aggregating round %d: %w", r, err)
+		}
 		sum = append(ar.dp.sum.Sum(), ar.dp.sum.TotalWeight(), ar.trainLoss, ar.dp.unclip)
 		ar.dp.sum, ar.dp.unclip = nil, 0
 		e.mu.Unlock()

@@ -35,7 +35,8 @@ type ServeOptions struct {
 	Run          *RunConfig // optional run to start (or resume) at once
 	ExitWhenIdle bool       // return when the run ends instead of serving on
 	Logger       *slog.Logger
-	MaxStaged    int // uploads decoded at once (default 1)
+	MaxStaged    int    // uploads read at once (default 1)
+	SpoolDir     string // where large uploads wait to be folded ("": the system's temporary directory)
 	// OnRound, if set, is called after each committed round (in addition to logging).
 	OnRound func(RoundReport)
 	// Revocation, if set, is the revocation list checker also given to the
@@ -100,6 +101,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		// A fixed 64 KiB window bounds what each upload waiting for a staging
 		// slot can buffer in the transport: with 100 sites, 6.4 MB in total.
 		grpc.InitialWindowSize(64 << 10), grpc.InitialConnWindowSize(64 << 10),
+		// Connections return their 32 KiB write buffer after each flush
+		// instead of keeping one each while idle.
+		grpc.SharedWriteBuffer(true),
 	}
 	authz := &Authorizer{Insecure: o.Insecure, Logger: o.Logger, OnDenied: func(ctx context.Context, actor, role, method string) {
 		engine.recordLimited(audit.Event{Kind: audit.KindRoleDenied, Actor: actor, Subject: method},
@@ -125,7 +129,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		o.Logger.Warn("no revocation list (--crl): revoked certificates are accepted until they expire")
 	}
 	srv := grpc.NewServer(opts...)
-	cohortv1.RegisterSiteServiceServer(srv, NewSiteServer(engine, registry, o.Insecure, o.MaxStaged, o.Logger))
+	cohortv1.RegisterSiteServiceServer(srv, NewSiteServer(engine, registry, SiteServerOptions{Insecure: o.Insecure, MaxStaged: o.MaxStaged, SpoolDir: o.SpoolDir, Logger: o.Logger}))
 	runner := NewRunner(ctx, engine, o.DB)
 	admin := NewAdminServer(runner)
 	admin.Reporter = o.Reporter

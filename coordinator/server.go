@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -34,11 +35,13 @@ type SiteServer struct {
 	engine   *Engine
 	registry *Registry
 	insecure bool
+	spoolDir string
 	log      *slog.Logger
-	// staging bounds how many uploads are decoded at once; each needs one
-	// model-sized buffer while it is decoded and validated, so peak memory
-	// stays at a few model sizes however many sites upload together. The
-	// buffer is released after the upload, so none is held between rounds.
+	// staging bounds how many uploads are read at once. A small one is
+	// decoded into a buffer of its size; a fit upload above spoolMinBytes
+	// goes to a spool file one chunk at a time. Either way peak memory does
+	// not grow with the number of sites uploading together, and uploads
+	// waiting for a slot hold only their transport window.
 	staging chan struct{}
 	// downloads bounds concurrent model downloads; each holds a chunk buffer
 	// plus gRPC's copies of the chunks in flight.
@@ -48,19 +51,32 @@ type SiteServer struct {
 // maxDownloads is the number of model downloads served at once.
 const maxDownloads = 4
 
-// NewSiteServer returns the site-facing service. insecure must only be true for
-// loopback demos (the caller checks the address); sites are then named by the
-// cohort-site metadata header instead of their certificate. maxStaged is the
-// number of uploads decoded concurrently (1 gives the tightest memory bound).
-func NewSiteServer(e *Engine, r *Registry, insecure bool, maxStaged int, log *slog.Logger) *SiteServer {
-	if maxStaged < 1 {
-		maxStaged = 1
+// SiteServerOptions configure a SiteServer.
+type SiteServerOptions struct {
+	// Insecure must only be true for loopback demos (the caller checks the
+	// address); sites are then named by the cohort-site metadata header
+	// instead of their certificate.
+	Insecure bool
+	// MaxStaged is the number of uploads read at once (default 1, the
+	// tightest bound). Uploads up to 1 MiB are decoded into memory; larger
+	// fit uploads are spooled to disk, one chunk in memory at a time.
+	MaxStaged int
+	// SpoolDir is where large uploads are spooled ("" is the system's
+	// temporary directory). Files are unlinked as soon as they are created.
+	SpoolDir string
+	Logger   *slog.Logger // nil: slog.Default()
+}
+
+// NewSiteServer returns the site-facing service.
+func NewSiteServer(e *Engine, r *Registry, o SiteServerOptions) *SiteServer {
+	if o.MaxStaged < 1 {
+		o.MaxStaged = 1
 	}
-	if log == nil {
-		log = slog.Default()
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
-	return &SiteServer{engine: e, registry: r, insecure: insecure, log: log,
-		staging: make(chan struct{}, maxStaged), downloads: make(chan struct{}, maxDownloads)}
+	return &SiteServer{engine: e, registry: r, insecure: o.Insecure, spoolDir: o.SpoolDir, log: o.Logger,
+		staging: make(chan struct{}, o.MaxStaged), downloads: make(chan struct{}, maxDownloads)}
 }
 
 // identity returns the calling site's name: its verified certificate's common
@@ -260,23 +276,66 @@ func (s *SiteServer) receive(stream uploadStream, phase Phase) error {
 		s.engine.AbortResult(site, "upload cancelled while waiting for a staging slot")
 		return stream.Context().Err()
 	}
+	if phase == PhaseFit && hdr.PayloadBytes > spoolMinBytes {
+		return s.receiveSpooled(stream, site, hdr, n)
+	}
 	buf := make([]float64, n)
-	if err := readValues(stream, buf); err != nil {
+	digest, err := readValues(stream, n, func(off int, data []byte) error {
+		return protocol.DecodeFloats(buf[off:off+len(data)/8], data, off)
+	})
+	if err == nil {
+		err = s.checkUpdateSignature(stream.Context(), hdr, digest)
+	}
+	if err != nil {
 		s.engine.AbortResult(site, err.Error())
 		return toStatus(fmt.Errorf("coordinator: upload from site %q, round %d: %w", site, hdr.Round, err))
 	}
 	s.engine.o.Metrics.UploadBytes.Add(float64(hdr.PayloadBytes))
-	digest := protocol.ValuesSHA256(buf)
-	if err := s.checkUpdateSignature(stream.Context(), hdr, digest); err != nil {
-		s.engine.AbortResult(site, err.Error())
-		return toStatus(fmt.Errorf("coordinator: upload from site %q, round %d: %w", site, hdr.Round, err))
-	}
 	if phase == PhaseFit {
-		err = s.engine.SubmitFit(site, FitResult{NumExamples: hdr.NumExamples, Delta: buf, Metrics: hdr.Metrics,
+		err = s.engine.SubmitFit(site, FitResult{NumExamples: hdr.NumExamples, Delta: aggregation.Values(buf), Metrics: hdr.Metrics,
 			Digest: &digest, Signature: hdr.Signature, Nonce: hdr.Nonce})
 	} else {
 		err = s.engine.SubmitStatistics(site, buf)
 	}
+	if err != nil {
+		return toStatus(err)
+	}
+	return stream.SendAndClose(&cohortv1.UploadAck{Accepted: true})
+}
+
+// receiveSpooled reads a large fit upload into a spool file (see spool),
+// verifies its signature, and submits it; the engine folds it from the file.
+// The upload holds one chunk in memory at a time.
+func (s *SiteServer) receiveSpooled(stream uploadStream, site string, hdr *cohortv1.UploadHeader, n int) error {
+	fail := func(err error) error {
+		s.engine.AbortResult(site, err.Error())
+		return toStatus(fmt.Errorf("coordinator: upload from site %q, round %d: %w", site, hdr.Round, err))
+	}
+	sp, err := newSpool(s.spoolDir, n)
+	if err != nil {
+		s.log.Error("cannot spool an upload", "site", site, "err", err)
+		return fail(err)
+	}
+	defer func() {
+		if err := sp.Close(); err != nil {
+			s.log.Warn("closing an upload's spool file", "site", site, "err", err)
+		}
+	}()
+	digest, err := readValues(stream, n, func(off int, data []byte) error {
+		if err := protocol.CheckFloats(data, off); err != nil {
+			return err
+		}
+		return sp.write(data)
+	})
+	if err == nil {
+		err = s.checkUpdateSignature(stream.Context(), hdr, digest)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	s.engine.o.Metrics.UploadBytes.Add(float64(hdr.PayloadBytes))
+	err = s.engine.SubmitFit(site, FitResult{NumExamples: hdr.NumExamples, Delta: sp, Metrics: hdr.Metrics,
+		Digest: &digest, Signature: hdr.Signature, Nonce: hdr.Nonce})
 	if err != nil {
 		return toStatus(err)
 	}
@@ -363,8 +422,13 @@ func (s *SiteServer) SubmitSecAgg(stream cohortv1.SiteService_SubmitSecAggServer
 	return s.receive(stream, 0)
 }
 
-// readValues fills dst from data chunks, rejecting NaN/Inf and extra or missing data.
-func readValues(stream uploadStream, dst []float64) error {
+// readValues reads an upload's data chunks, n float64 values in all, and
+// passes each to sink with the index of its first value. It rejects
+// chunks that are not whole float64s, NaN or Inf (sink's error), and extra
+// or missing data, and returns the SHA-256 of the bytes received (the
+// values' wire encoding, protocol.ValuesSHA256).
+func readValues(stream uploadStream, n int, sink func(off int, data []byte) error) ([32]byte, error) {
+	h := sha256.New()
 	got := 0
 	for {
 		c, err := stream.Recv()
@@ -372,25 +436,31 @@ func readValues(stream uploadStream, dst []float64) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("reading payload after %d values: %w", got, err)
+			return [32]byte{}, fmt.Errorf("reading payload after %d values: %w", got, err)
 		}
 		data := c.GetData()
 		if data == nil || len(data)%8 != 0 {
-			return fmt.Errorf("payload chunk after %d values is not float64 data", got)
+			return [32]byte{}, fmt.Errorf("payload chunk after %d values is not float64 data", got)
 		}
 		k := len(data) / 8
-		if got+k > len(dst) {
-			return fmt.Errorf("%w: payload continues past the %d announced values", aggregation.ErrWrongLength, len(dst))
+		if got+k > n {
+			return [32]byte{}, fmt.Errorf("%w: payload continues past the %d announced values", aggregation.ErrWrongLength, n)
 		}
-		if err := protocol.DecodeFloats(dst[got:got+k], data, got); err != nil {
-			return fmt.Errorf("%w: %w", aggregation.ErrNotFinite, err)
+		if err := sink(got, data); err != nil {
+			if errors.Is(err, protocol.ErrNotFinite) {
+				return [32]byte{}, fmt.Errorf("%w: %w", aggregation.ErrNotFinite, err)
+			}
+			return [32]byte{}, err
 		}
+		h.Write(data)
 		got += k
 	}
-	if got != len(dst) {
-		return fmt.Errorf("%w: payload ended after %d of %d announced values", aggregation.ErrWrongLength, got, len(dst))
+	if got != n {
+		return [32]byte{}, fmt.Errorf("%w: payload ended after %d of %d announced values", aggregation.ErrWrongLength, got, n)
 	}
-	return nil
+	var d [32]byte
+	h.Sum(d[:0])
+	return d, nil
 }
 
 // SubmitEvaluation implements SiteService.

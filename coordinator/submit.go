@@ -127,10 +127,17 @@ func (e *Engine) AbortResult(site string, reason string) {
 // SubmitFit validates a fit result and folds it into the round's aggregate. On
 // error the aggregate is unchanged and the site's result is rejected.
 func (e *Engine) SubmitFit(site string, res FitResult) error {
+	if res.Delta == nil {
+		res.Delta = aggregation.Values(nil)
+	}
 	if res.Digest == nil {
 		// The audit log records every update's hash; it is computed before
 		// the engine's lock is taken (the gRPC transport has it already).
-		d := protocol.ValuesSHA256(res.Delta)
+		vs, ok := res.Delta.(aggregation.Values)
+		if !ok {
+			return fmt.Errorf("coordinator: fit result from site %q: a %T update needs its digest", site, res.Delta)
+		}
+		d := protocol.ValuesSHA256(vs)
 		res.Digest = &d
 	}
 	e.mu.Lock()
@@ -147,25 +154,25 @@ func (e *Engine) SubmitFit(site string, res FitResult) error {
 	if cd := ar.cfg.DP.clientDP(); cd != nil {
 		// Client-level DP: the site clipped its update; enforce the bound
 		// (a larger update would break the sensitivity analysis) and weigh it 1.
-		var norm float64
-		for _, v := range res.Delta {
-			norm += v * v
+		norm, err := l2Norm(res.Delta)
+		if err != nil {
+			return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q, round %d: %w", site, ar.round.Number, err))
 		}
-		if norm = math.Sqrt(norm); norm > ar.dp.clip*(1+1e-9) {
+		if norm > ar.dp.clip*(1+1e-9) {
 			return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q has L2 norm %.6g above the clip bound %g", site, norm, ar.dp.clip))
 		}
 		b, ok := res.Metrics["dp_unclipped"]
 		if cd.Adaptive && (!ok || (b != 0 && b != 1)) {
 			return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q lacks the adaptive-clipping indicator (0 or 1), got %v", site, res.Metrics["dp_unclipped"]))
 		}
-		if err := ar.dp.sum.Add(site, res.Delta, 1); err != nil {
+		if err := ar.dp.sum.AddVector(site, res.Delta, 1); err != nil {
 			return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q, round %d: %w", site, ar.round.Number, err))
 		}
 		if cd.Adaptive {
 			ar.dp.unclip += b - 0.5
 		}
 		res.NumExamples = 1
-	} else if err := ar.agg.Add(aggregation.Update{Client: site, Delta: res.Delta, NumExamples: res.NumExamples}); err != nil {
+	} else if err := aggregation.AddVector(ar.agg, site, res.Delta, res.NumExamples); err != nil {
 		return e.reject(ar, site, fmt.Errorf("coordinator: update from site %q, round %d: %w", site, ar.round.Number, err))
 	}
 	if err := ar.round.Accept(site, e.o.Now()); err != nil {
@@ -270,6 +277,18 @@ func (e *Engine) SubmitEvaluation(site string, c EvalResult, extra []float64) er
 	e.o.Metrics.Results.WithLabelValues("evaluate", "accepted").Inc()
 	ar.notify()
 	return nil
+}
+
+// l2Norm returns the Euclidean norm of v.
+func l2Norm(v aggregation.Vector) (float64, error) {
+	var ss float64
+	err := v.Chunks(func(_ int, chunk []float64) error {
+		for _, x := range chunk {
+			ss += x * x
+		}
+		return nil
+	})
+	return math.Sqrt(ss), err
 }
 
 func validCounts(c model.Counts) error {

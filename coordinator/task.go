@@ -3,6 +3,7 @@ package coordinator
 import (
 	"time"
 
+	"github.com/cohortfl/cohort/aggregation"
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/model"
 )
@@ -44,10 +45,13 @@ type Dispatcher interface {
 // Delta is borrowed: the engine does not retain it after SubmitFit returns.
 type FitResult struct {
 	NumExamples int64
-	Delta       []float64
-	Metrics     map[string]float64
+	// Delta is the update: aggregation.Values in memory, or a spooled
+	// upload read chunk by chunk (it is read while SubmitFit runs, never
+	// after).
+	Delta   aggregation.Vector
+	Metrics map[string]float64
 	// Digest is the SHA-256 of Delta's wire encoding if the transport
-	// computed it, and Signature the site's signature over it (see
+	// computed it (required unless Delta is aggregation.Values), and Signature the site's signature over it (see
 	// protocol.UpdateSigningDigest); both go into the audit log.
 	Digest    *[32]byte
 	Signature []byte

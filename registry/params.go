@@ -1,11 +1,12 @@
 package registry
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
+
+	"github.com/cohortfl/cohort/internal/protocol"
 )
 
 // EncodeParams returns the canonical encoding of a parameter vector: each
@@ -35,7 +36,7 @@ func DecodeParams(b []byte) ([]float64, error) {
 
 // HashParams returns the SHA-256 of EncodeParams(p).
 func HashParams(p []float64) [32]byte {
-	return sha256.Sum256(EncodeParams(p))
+	return protocol.ValuesSHA256(p) // the same bytes, hashed through a small buffer
 }
 
 // SetParams binds c to the parameter vector p: it sets ParamsSHA256 to the

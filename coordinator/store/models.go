@@ -63,7 +63,7 @@ func insertModel(ctx context.Context, tx *sql.Tx, runID string, mv ModelVersion)
 	if mv.NumParams != 0 && mv.NumParams != len(mv.Params) {
 		return fmt.Errorf("model version %d: NumParams %d but %d params: %w", mv.Version, mv.NumParams, len(mv.Params), ErrInvalid)
 	}
-	blob := EncodeParams(mv.Params)
+	blob := paramsBytes(mv.Params) // a view of Params: read only during this call
 	sum := sha256.Sum256(blob)
 	if mv.SHA256 != ([32]byte{}) && mv.SHA256 != sum {
 		return fmt.Errorf("model version %d: given SHA-256 does not match params: %w", mv.Version, ErrInvalid)

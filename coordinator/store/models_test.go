@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -124,5 +125,17 @@ func TestLargeModel(t *testing.T) {
 	list, err := d.ListModels(ctx, "big")
 	if err != nil || len(list) != 2 || list[1].NumParams != n || list[1].Params != nil {
 		t.Errorf("ListModels = %+v, %v", list, err)
+	}
+}
+
+// TestParamsBytesIsTheEncoding: the BLOB written without a copy is byte for
+// byte EncodeParams, NaN payloads and signed zeros included.
+func TestParamsBytesIsTheEncoding(t *testing.T) {
+	p := []float64{0, math.Copysign(0, -1), 1.5, math.Inf(-1), math.Float64frombits(0x7ff8000000000123), -math.MaxFloat64}
+	if got, want := paramsBytes(p), EncodeParams(p); !bytes.Equal(got, want) {
+		t.Fatalf("paramsBytes = % x\nEncodeParams = % x", got, want)
+	}
+	if len(paramsBytes(nil)) != 0 {
+		t.Fatal("paramsBytes(nil) is not empty")
 	}
 }

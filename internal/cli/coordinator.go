@@ -39,6 +39,7 @@ type CoordinatorServeOptions struct {
 	RunConfig     string
 	ExitWhenDone  bool
 	MaxStaged     int
+	SpoolDir      string
 	SigningKey    string
 	Hybrid        bool
 	Policy        string
@@ -82,7 +83,8 @@ connection and cut off while connected, without a restart.`,
 	f.StringVar(&o.MetricsAddr, "metrics", "", "address of the Prometheus /metrics endpoint (empty: off)")
 	f.StringVar(&o.RunConfig, "run", "", "JSON run configuration to start at once")
 	f.BoolVar(&o.ExitWhenDone, "exit-when-done", false, "exit when the run ends (with --run)")
-	f.IntVar(&o.MaxStaged, "max-staged-uploads", 1, "uploads decoded concurrently; each holds one model-sized buffer")
+	f.IntVar(&o.MaxStaged, "max-staged-uploads", 1, "uploads read concurrently; one up to 1 MiB holds a buffer of its size, a larger fit upload one chunk (it is spooled to disk)")
+	f.StringVar(&o.SpoolDir, "spool-dir", "", "directory where fit uploads above 1 MiB wait to be folded (default: the system's temporary directory; files are unlinked as they are created)")
 	f.StringVar(&o.SigningKey, "signing-key", "", "the coordinator's model-signing key (default: coordinator-signing.key next to --db; created on first use, public half in .pub)")
 	f.BoolVar(&o.Hybrid, "hybrid-signing", false, "when creating the signing key, make it a hybrid Ed25519 + ML-DSA-65 key")
 	f.StringVar(&o.Policy, "policy", "", "publish-gate policy file (YAML) for the --run configuration (see docs/fairness.md)")
@@ -156,7 +158,7 @@ func coordinatorServeRun(o *CoordinatorServeOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return coordinator.Serve(ctx, coordinator.ServeOptions{Listener: ln, TLS: tlsCfg, Insecure: o.Insecure, DB: db,
-		MetricsAddr: o.MetricsAddr, Run: rc, ExitWhenIdle: o.ExitWhenDone && rc != nil, Logger: log, MaxStaged: o.MaxStaged,
+		MetricsAddr: o.MetricsAddr, Run: rc, ExitWhenIdle: o.ExitWhenDone && rc != nil, Logger: log, MaxStaged: o.MaxStaged, SpoolDir: o.SpoolDir,
 		Revocation: crl, Signer: signer, Reporter: reporter(db, signer, tlsCfg)})
 }
 

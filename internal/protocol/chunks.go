@@ -43,3 +43,19 @@ func DecodeFloats(dst []float64, b []byte, base int) error {
 	}
 	return nil
 }
+
+// CheckFloats reports, like DecodeFloats, the first NaN or Inf among the
+// little-endian float64s in b (len(b) must be a multiple of 8), without
+// decoding them anywhere.
+func CheckFloats(b []byte, base int) error {
+	if len(b)%8 != 0 {
+		return fmt.Errorf("protocol: chunk at value %d has %d bytes, not a whole number of float64 values", base, len(b))
+	}
+	const exp = 0x7ff0000000000000 // all exponent bits set: ±Inf or NaN
+	for i := 0; i < len(b); i += 8 {
+		if bits := binary.LittleEndian.Uint64(b[i:]); bits&exp == exp {
+			return fmt.Errorf("%w: index %d is %v", ErrNotFinite, base+i/8, math.Float64frombits(bits))
+		}
+	}
+	return nil
+}

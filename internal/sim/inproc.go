@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cohortfl/cohort/aggregation"
 	"github.com/cohortfl/cohort/client"
 	"github.com/cohortfl/cohort/coordinator"
 	"github.com/cohortfl/cohort/internal/pki"
@@ -132,6 +133,6 @@ func (d *inproc) run(name string, t coordinator.Task) {
 	case t.Phase == coordinator.PhaseStatistics:
 		_ = e.SubmitStatistics(name, res.Floats)
 	default:
-		_ = e.SubmitFit(name, coordinator.FitResult{NumExamples: res.NumExamples, Delta: res.Floats, Metrics: res.Metrics})
+		_ = e.SubmitFit(name, coordinator.FitResult{NumExamples: res.NumExamples, Delta: aggregation.Values(res.Floats), Metrics: res.Metrics})
 	}
 }
