@@ -48,8 +48,10 @@ type StoredArtifact struct {
 	Version      registry.Version
 	ModelVersion int
 	VersionHash  string
-	Artifact     []byte // the model.cohort.json file, as registry.Seal wrote it
-	CreatedAt    time.Time
+	// Artifact is the model.cohort.json file (LoadArtifacts); the row holds
+	// it detached from the parameters, which are model version ModelVersion.
+	Artifact  []byte
+	CreatedAt time.Time
 }
 
 // SiteLister is an optional capability of a Dispatcher: the example counts
@@ -116,7 +118,10 @@ func (e *Engine) sign(ctx context.Context, ar *activeRun, res RunResult, pub *Pu
 	for _, s := range cosigners {
 		sigs = append(sigs, st.sigs[s])
 	}
-	art, err := registry.Seal(card, res.Params, e.o.Signer, sigs)
+	// Detached: the card is bound to the parameters by their hash, and the
+	// store already holds them as the model version, so no second copy of
+	// the model is made or stored.
+	art, err := registry.SealDetached(card, e.o.Signer, sigs)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: sealing the model artifact: %w", err)
 	}
@@ -338,9 +343,10 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// storeArtifactTx writes a sealed artifact in the caller's transaction.
+// storeArtifactTx writes a sealed artifact, detached from its parameters
+// (they are model version modelVersion), in the caller's transaction.
 func storeArtifactTx(ctx context.Context, tx *sql.Tx, runID string, modelVersion int, a *registry.Artifact) error {
-	b, err := a.Marshal()
+	b, err := a.MarshalDetached()
 	if err != nil {
 		return err
 	}
@@ -379,7 +385,7 @@ func scanArtifacts(rows *sql.Rows) ([]StoredArtifact, error) {
 const artifactCols = `run_id, name, semver, model_version, version_hash, artifact, created_at`
 
 // LoadArtifacts returns the signed artifacts of a run ("" for every run),
-// oldest first.
+// oldest first, each re-formed with its model version's parameters.
 func LoadArtifacts(ctx context.Context, db *store.DB, runID string) ([]StoredArtifact, error) {
 	if err := db.Migrate(ctx, "coordinator", coordinatorMigrations); err != nil {
 		return nil, err
@@ -389,7 +395,40 @@ func LoadArtifacts(ctx context.Context, db *store.DB, runID string) ([]StoredArt
 	if err != nil {
 		return nil, err
 	}
-	return scanArtifacts(rows)
+	arts, err := scanArtifacts(rows)
+	if err != nil {
+		return nil, err
+	}
+	for i := range arts {
+		if err := attachParams(ctx, db, &arts[i]); err != nil {
+			return nil, err
+		}
+	}
+	return arts, nil
+}
+
+// attachParams turns a stored detached artifact into the artifact file. A
+// row written before artifacts were stored detached is the file already.
+func attachParams(ctx context.Context, db *store.DB, a *StoredArtifact) error {
+	var head struct {
+		Format string `json:"format"`
+	}
+	if err := json.Unmarshal(a.Artifact, &head); err != nil {
+		return fmt.Errorf("coordinator: stored artifact %s %s: %w", a.Name, a.Version, err)
+	}
+	if head.Format != registry.DetachedFormat {
+		return nil
+	}
+	mv, err := db.GetModel(ctx, a.RunID, a.ModelVersion)
+	if err != nil {
+		return fmt.Errorf("coordinator: parameters of artifact %s %s: %w", a.Name, a.Version, err)
+	}
+	b, err := registry.AttachParams(a.Artifact, mv.Params)
+	if err != nil {
+		return fmt.Errorf("coordinator: artifact %s %s and model version %d of run %q: %w", a.Name, a.Version, a.ModelVersion, a.RunID, err)
+	}
+	a.Artifact = b
+	return nil
 }
 
 // latestArtifact is the highest version of name in the registry, or nil.

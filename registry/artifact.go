@@ -14,6 +14,12 @@ import (
 // and the only one it reads.
 const ArtifactFormat = "cohort.model-artifact/v1"
 
+// DetachedFormat is the "format" of an artifact stored without its
+// parameters (MarshalDetached), which a registry keeps next to the model
+// version it signs. Verify and ParseArtifact refuse it; AttachParams turns
+// it back into the artifact file.
+const DetachedFormat = "cohort.model-artifact-detached/v1"
+
 // DefaultFileName is the conventional name of an exported artifact.
 const DefaultFileName = "model.cohort.json"
 
@@ -24,7 +30,7 @@ type artifactJSON struct {
 	Card         json.RawMessage `json:"card"`
 	Coordinator  coordinatorJSON `json:"coordinator"`
 	CoSignatures []coSigJSON     `json:"cosignatures"`
-	Params       []byte          `json:"params"`
+	Params       []byte          `json:"params,omitempty"` // absent only in DetachedFormat
 }
 
 type coordinatorJSON struct {
@@ -54,12 +60,17 @@ func encodeArtifact(aj *artifactJSON) ([]byte, error) {
 
 // decodeArtifact parses an artifact file strictly and checks its format.
 func decodeArtifact(data []byte) (*artifactJSON, error) {
+	return decodeArtifactAs(data, ArtifactFormat)
+}
+
+// decodeArtifactAs is decodeArtifact accepting any of formats.
+func decodeArtifactAs(data []byte, formats ...string) (*artifactJSON, error) {
 	var aj artifactJSON
 	if err := decodeStrict(data, &aj); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformedArtifact, err)
 	}
-	if aj.Format != ArtifactFormat {
-		return nil, fmt.Errorf("%w: format %q, want %q", ErrMalformedArtifact, aj.Format, ArtifactFormat)
+	if !slices.Contains(formats, aj.Format) {
+		return nil, fmt.Errorf("%w: format %q, want %q", ErrMalformedArtifact, aj.Format, formats[0])
 	}
 	if len(aj.Card) == 0 || string(aj.Card) == "null" {
 		return nil, fmt.Errorf("%w: no card", ErrMalformedArtifact)
@@ -92,7 +103,7 @@ func parseEmbeddedCard(raw json.RawMessage) (card *Card, canon []byte, canonical
 // concurrent use; its accessors return copies.
 type Artifact struct {
 	cardJSON    []byte // canonical
-	params      []byte // EncodeParams
+	params      []byte // EncodeParams; nil when detached (SealDetached)
 	versionHash [32]byte
 	suite       string
 	coord       PublicKey
@@ -114,6 +125,30 @@ func Seal(card *Card, params []float64, s *Signer, cosigs []CoSignature) (*Artif
 }
 
 func seal(card *Card, params []float64, s *Signer, cosigs []CoSignature, check bool) (*Artifact, error) {
+	if err := card.CheckParams(params); err != nil {
+		return nil, err
+	}
+	enc := EncodeParams(params)
+	return sealHash(card, enc, sha256.Sum256(enc), s, cosigs, check)
+}
+
+// SealDetached is Seal for a card already bound to its parameters
+// (Card.SetParams) without the parameters themselves: the signatures are
+// the same, over the card and its params hash. The artifact can only be
+// marshalled detached (MarshalDetached); a registry stores that next to
+// the model version and re-forms the artifact file with AttachParams. A
+// publishing coordinator thus never holds a second copy of the model.
+func SealDetached(card *Card, s *Signer, cosigs []CoSignature) (*Artifact, error) {
+	ph, err := hex.DecodeString(card.ParamsSHA256)
+	if err != nil || len(ph) != sha256.Size {
+		return nil, fmt.Errorf("%w: params_sha256 %q is not a hex SHA-256 (call SetParams)", ErrInvalidCard, card.ParamsSHA256)
+	}
+	return sealHash(card, nil, [32]byte(ph), s, cosigs, true)
+}
+
+// sealHash signs card with params hash ph; enc is the encoded parameters,
+// or nil for a detached artifact.
+func sealHash(card *Card, enc []byte, ph [32]byte, s *Signer, cosigs []CoSignature, check bool) (*Artifact, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: no signer", ErrInvalidKey)
 	}
@@ -121,11 +156,8 @@ func seal(card *Card, params []float64, s *Signer, cosigs []CoSignature, check b
 	if err != nil {
 		return nil, err
 	}
-	if err := card.CheckParams(params); err != nil {
-		return nil, err
-	}
-	a := &Artifact{cardJSON: canon, params: EncodeParams(params)}
-	a.versionHash = VersionHashOf(canon, sha256.Sum256(a.params))
+	a := &Artifact{cardJSON: canon, params: enc}
+	a.versionHash = VersionHashOf(canon, ph)
 	if check {
 		if err := checkCoSignatures(card, cosigs, a.versionHash); err != nil {
 			return nil, err
@@ -188,11 +220,13 @@ func cloneCoSignature(cs CoSignature) CoSignature {
 }
 
 // ParseArtifact reads an artifact file without verifying any signature or
-// hash: for display (`cohort models show`) only. It fails, wrapping
-// ErrMalformedArtifact or ErrInvalidCard, if the file is not an artifact or
-// its card or keys do not parse. Use Verify before trusting anything in it.
+// hash: for display (`cohort models show`) and for a registry's lineage
+// only. It also reads a detached artifact (DetachedFormat), whose Params
+// are then nil. It fails, wrapping ErrMalformedArtifact or ErrInvalidCard,
+// if the file is not an artifact or its card or keys do not parse. Use
+// Verify before trusting anything in it.
 func ParseArtifact(data []byte) (*Artifact, error) {
-	aj, err := decodeArtifact(data)
+	aj, err := decodeArtifactAs(data, ArtifactFormat, DetachedFormat)
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +234,18 @@ func ParseArtifact(data []byte) (*Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(aj.Params)%8 != 0 || len(aj.Params)/8 != card.Model.NumParams {
-		return nil, fmt.Errorf("%w: %d bytes of params for num_params %d", ErrMalformedArtifact, len(aj.Params), card.Model.NumParams)
+	var ph [32]byte
+	if aj.Format == DetachedFormat {
+		h, err := hex.DecodeString(card.ParamsSHA256)
+		if err != nil || len(h) != len(ph) || aj.Params != nil {
+			return nil, fmt.Errorf("%w: detached artifact with params_sha256 %q and %d bytes of params", ErrMalformedArtifact, card.ParamsSHA256, len(aj.Params))
+		}
+		ph = [32]byte(h)
+	} else {
+		if len(aj.Params)%8 != 0 || len(aj.Params)/8 != card.Model.NumParams {
+			return nil, fmt.Errorf("%w: %d bytes of params for num_params %d", ErrMalformedArtifact, len(aj.Params), card.Model.NumParams)
+		}
+		ph = sha256.Sum256(aj.Params)
 	}
 	c := aj.Coordinator
 	pk, err := newPublicKey(c.Ed25519PublicKey, c.MLDSA65PublicKey)
@@ -216,7 +260,7 @@ func ParseArtifact(data []byte) (*Artifact, error) {
 		edSig:    c.Ed25519Signature,
 		mlSig:    c.MLDSA65Signature,
 	}
-	a.versionHash = VersionHashOf(canon, sha256.Sum256(aj.Params))
+	a.versionHash = VersionHashOf(canon, ph)
 	for _, cs := range aj.CoSignatures {
 		a.cosigs = append(a.cosigs, CoSignature{Site: cs.Site, Certificate: []byte(cs.Certificate), Signature: cs.Signature})
 	}
@@ -248,8 +292,12 @@ func (a *Artifact) Card() *Card {
 // CardJSON returns a copy of the canonical card bytes.
 func (a *Artifact) CardJSON() []byte { return bytes.Clone(a.cardJSON) }
 
-// Params returns a copy of the parameter vector.
+// Params returns a copy of the parameter vector (nil if the artifact is
+// detached).
 func (a *Artifact) Params() []float64 {
+	if a.params == nil {
+		return nil // detached
+	}
 	p, _ := DecodeParams(a.params) // length checked when a was made
 	return p
 }
@@ -274,10 +322,33 @@ func (a *Artifact) CoSignatures() []CoSignature {
 	return out
 }
 
-// Marshal returns the artifact file (see doc.go for the format).
+// Marshal returns the artifact file (see doc.go for the format). A
+// detached artifact (SealDetached) has no parameters to write: use
+// MarshalDetached, then AttachParams.
 func (a *Artifact) Marshal() ([]byte, error) {
+	if a.params == nil {
+		return nil, fmt.Errorf("%w: the artifact is detached from its parameters (MarshalDetached, AttachParams)", ErrMalformedArtifact)
+	}
+	return marshalArtifact(a.fileJSON(ArtifactFormat, a.params))
+}
+
+// MarshalDetached returns the artifact file without its parameters, in
+// DetachedFormat (see SealDetached).
+func (a *Artifact) MarshalDetached() ([]byte, error) {
+	return marshalArtifact(a.fileJSON(DetachedFormat, nil))
+}
+
+func marshalArtifact(aj *artifactJSON) ([]byte, error) {
+	b, err := encodeArtifact(aj)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode: %w", ErrMalformedArtifact, err)
+	}
+	return b, nil
+}
+
+func (a *Artifact) fileJSON(format string, params []byte) *artifactJSON {
 	aj := &artifactJSON{
-		Format:      ArtifactFormat,
+		Format:      format,
 		VersionHash: hex.EncodeToString(a.versionHash[:]),
 		Card:        a.cardJSON,
 		Coordinator: coordinatorJSON{
@@ -287,7 +358,7 @@ func (a *Artifact) Marshal() ([]byte, error) {
 			MLDSA65Signature: a.mlSig,
 		},
 		CoSignatures: make([]coSigJSON, len(a.cosigs)),
-		Params:       a.params,
+		Params:       params,
 	}
 	if a.coord.ml != nil {
 		aj.Coordinator.MLDSA65PublicKey = a.coord.ml.Bytes()
@@ -295,11 +366,31 @@ func (a *Artifact) Marshal() ([]byte, error) {
 	for i, cs := range a.cosigs {
 		aj.CoSignatures[i] = coSigJSON{Site: cs.Site, Certificate: string(cs.Certificate), Signature: cs.Signature}
 	}
-	b, err := encodeArtifact(aj)
+	return aj
+}
+
+// AttachParams turns a detached artifact (MarshalDetached) back into the
+// artifact file, byte for byte what Marshal writes for the same
+// signatures. It fails, wrapping ErrMalformedArtifact or ErrInvalidCard,
+// if detached is not a detached artifact or params are not the ones its
+// card is bound to. It checks no signature: Verify the result.
+func AttachParams(detached []byte, params []float64) ([]byte, error) {
+	aj, err := decodeArtifactAs(detached, DetachedFormat)
 	if err != nil {
-		return nil, fmt.Errorf("%w: encode: %w", ErrMalformedArtifact, err)
+		return nil, err
 	}
-	return b, nil
+	if aj.Params != nil {
+		return nil, fmt.Errorf("%w: a detached artifact with %d bytes of params", ErrMalformedArtifact, len(aj.Params))
+	}
+	card, _, _, err := parseEmbeddedCard(aj.Card)
+	if err != nil {
+		return nil, err
+	}
+	if err := card.CheckParams(params); err != nil {
+		return nil, err
+	}
+	aj.Format, aj.Params = ArtifactFormat, EncodeParams(params)
+	return marshalArtifact(aj)
 }
 
 // WriteFile writes the artifact file to path with mode 0644. It never
