@@ -101,9 +101,6 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		// A fixed 64 KiB window bounds what each upload waiting for a staging
 		// slot can buffer in the transport: with 100 sites, 6.4 MB in total.
 		grpc.InitialWindowSize(64 << 10), grpc.InitialConnWindowSize(64 << 10),
-		// Connections return their 32 KiB write buffer after each flush
-		// instead of keeping one each while idle.
-		grpc.SharedWriteBuffer(true),
 	}
 	authz := &Authorizer{Insecure: o.Insecure, Logger: o.Logger, OnDenied: func(ctx context.Context, actor, role, method string) {
 		engine.recordLimited(audit.Event{Kind: audit.KindRoleDenied, Actor: actor, Subject: method},

@@ -185,8 +185,9 @@ func printBench(o *BenchOptions, r bench.Report) error {
 			float64(g.BytesPerRound)/1e6, g.FitSeconds, g.Rounds)
 	}
 	if m := r.Memory; m != nil {
-		fmt.Fprintf(o.IO.Out, "memory: model %.0f MB; coordinator Go heap peak %.0f MB, max live %.0f MB over %d GC cycles\n",
-			float64(m.ModelBytes)/1e6, float64(m.PeakHeapBytes)/1e6, float64(m.MaxLiveHeapBytes)/1e6, m.GCCycles)
+		fmt.Fprintf(o.IO.Out, "memory: model %.0f MB; coordinator Go heap peak %.0f MB, max live %.0f MB (%.1f× model) over %d GC cycles\n",
+			float64(m.ModelBytes)/1e6, float64(m.PeakHeapBytes)/1e6, float64(m.MaxLiveHeapBytes)/1e6,
+			float64(m.MaxLiveHeapBytes)/float64(max(m.ModelBytes, 1)), m.GCCycles)
 	}
 	if s := r.Secure; s != nil {
 		fmt.Fprintf(o.IO.Out, "secure: per round, %d ciphertexts per update; wall clock: seal %.2fs per site, coordinator add %.2fs (%.1fM values/s with %d goroutines; the bare ring add is not measurable outside secagg), decryption %.2fs on the critical path (request %.2fs + slowest share + combine %.2fs), %.2fs of CPU for %d shares\n",
