@@ -93,3 +93,24 @@ func TestSpoolBadDir(t *testing.T) {
 		t.Fatalf("got %v, want a not-exist error", err)
 	}
 }
+
+// TestVectorSHA256: a spooled update hashes to what the site signs,
+// protocol.ValuesSHA256 of its values.
+func TestVectorSHA256(t *testing.T) {
+	v := make([]float64, protocol.ChunkValues+5)
+	for i := range v {
+		v[i] = float64(i) / 3
+	}
+	sp, err := newSpool(t.TempDir(), len(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if err := sp.write(protocol.AppendFloats(nil, v)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := vectorSHA256(sp)
+	if err != nil || got != protocol.ValuesSHA256(v) {
+		t.Fatalf("vectorSHA256 = %x, %v; want %x", got, err, protocol.ValuesSHA256(v))
+	}
+}

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -133,11 +134,12 @@ func (e *Engine) SubmitFit(site string, res FitResult) error {
 	if res.Digest == nil {
 		// The audit log records every update's hash; it is computed before
 		// the engine's lock is taken (the gRPC transport has it already).
-		vs, ok := res.Delta.(aggregation.Values)
-		if !ok {
-			return fmt.Errorf("coordinator: fit result from site %q: a %T update needs its digest", site, res.Delta)
+		d, err := vectorSHA256(res.Delta)
+		if err != nil {
+			err = fmt.Errorf("coordinator: fit result from site %q: hashing the update: %w", site, err)
+			e.AbortResult(site, err.Error())
+			return err
 		}
-		d := protocol.ValuesSHA256(vs)
 		res.Digest = &d
 	}
 	e.mu.Lock()
@@ -277,6 +279,23 @@ func (e *Engine) SubmitEvaluation(site string, c EvalResult, extra []float64) er
 	e.o.Metrics.Results.WithLabelValues("evaluate", "accepted").Inc()
 	ar.notify()
 	return nil
+}
+
+// vectorSHA256 is protocol.ValuesSHA256 of v's values, read in chunks.
+func vectorSHA256(v aggregation.Vector) ([32]byte, error) {
+	if vs, ok := v.(aggregation.Values); ok {
+		return protocol.ValuesSHA256(vs), nil
+	}
+	h := sha256.New()
+	var buf []byte
+	err := v.Chunks(func(_ int, chunk []float64) error {
+		buf = protocol.AppendFloats(buf[:0], chunk)
+		h.Write(buf)
+		return nil
+	})
+	var d [32]byte
+	h.Sum(d[:0])
+	return d, err
 }
 
 // l2Norm returns the Euclidean norm of v.
