@@ -104,18 +104,8 @@ func (s *fedAvg) NewAggregator(round int, global []float64) Aggregator {
 // ApplyMean returns global + η·meanDelta. It fails with ErrWrongLength if the
 // lengths differ and with ErrNotFinite if meanDelta or the result is not finite.
 // FedAvg keeps no state, so an error changes nothing.
-func (s *fedAvg) ApplyMean(_ int, global, meanDelta []float64) ([]float64, error) {
-	if err := checkMean(s.name, global, meanDelta); err != nil {
-		return nil, err
-	}
-	out := make([]float64, len(global))
-	for i, g := range global {
-		out[i] = g + s.lr*meanDelta[i]
-	}
-	if err := checkResult(s.name, out); err != nil {
-		return nil, err
-	}
-	return out, nil
+func (s *fedAvg) ApplyMean(round int, global, meanDelta []float64) ([]float64, error) {
+	return s.applyMeanInPlace(round, global, clone(meanDelta))
 }
 
 // applyMeanInPlace is ApplyMean writing global + η·meanDelta over meanDelta.

@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -283,19 +282,12 @@ func (e *Engine) SubmitEvaluation(site string, c EvalResult, extra []float64) er
 
 // vectorSHA256 is protocol.ValuesSHA256 of v's values, read in chunks.
 func vectorSHA256(v aggregation.Vector) ([32]byte, error) {
-	if vs, ok := v.(aggregation.Values); ok {
-		return protocol.ValuesSHA256(vs), nil
-	}
-	h := sha256.New()
-	var buf []byte
+	var h protocol.ValuesHash
 	err := v.Chunks(func(_ int, chunk []float64) error {
-		buf = protocol.AppendFloats(buf[:0], chunk)
-		h.Write(buf)
+		h.Write(chunk)
 		return nil
 	})
-	var d [32]byte
-	h.Sum(d[:0])
-	return d, err
+	return h.Sum(), err
 }
 
 // l2Norm returns the Euclidean norm of v.

@@ -14,11 +14,7 @@ import (
 // encoding coordinator/store keeps, so a card's params_sha256 equals the
 // store's SHA256 of the same model version.
 func EncodeParams(p []float64) []byte {
-	b := make([]byte, 8*len(p))
-	for i, v := range p {
-		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(v))
-	}
-	return b
+	return protocol.AppendFloats(make([]byte, 0, 8*len(p)), p)
 }
 
 // DecodeParams is the inverse of EncodeParams. It fails with

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/cohortfl/cohort/internal/protocol"
 )
 
 // ModelVersion is one global model. Version 0 is the initial model; the
@@ -29,11 +31,7 @@ const maxParams = 64 << 20
 
 // EncodeParams returns the little-endian float64 encoding the store keeps.
 func EncodeParams(p []float64) []byte {
-	b := make([]byte, 8*len(p))
-	for i, v := range p {
-		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(v))
-	}
-	return b
+	return protocol.AppendFloats(make([]byte, 0, 8*len(p)), p)
 }
 
 // DecodeParams is the inverse of EncodeParams.

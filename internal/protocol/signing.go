@@ -3,6 +3,7 @@ package protocol
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 )
 
 // updateSigningTag separates update signatures from every other signature
@@ -12,16 +13,38 @@ const updateSigningTag = "cohort/update-signature/v1\x00"
 // ValuesSHA256 is the SHA-256 of v's wire encoding (AppendFloats), hashed
 // through a small buffer.
 func ValuesSHA256(v []float64) [32]byte {
-	h := sha256.New()
-	buf := make([]byte, 0, 8*1024)
+	var h ValuesHash
+	h.Write(v)
+	return h.Sum()
+}
+
+// ValuesHash computes ValuesSHA256 of a vector given in pieces, in order,
+// through an 8 KiB buffer. The zero value is ready to use.
+type ValuesHash struct {
+	h   hash.Hash
+	buf []byte
+}
+
+// Write adds the next values.
+func (vh *ValuesHash) Write(v []float64) {
+	if vh.h == nil {
+		vh.h, vh.buf = sha256.New(), make([]byte, 0, 8*1024)
+	}
 	for len(v) > 0 {
-		n := min(len(v), cap(buf)/8)
-		buf = AppendFloats(buf[:0], v[:n])
-		h.Write(buf)
+		n := min(len(v), cap(vh.buf)/8)
+		vh.buf = AppendFloats(vh.buf[:0], v[:n])
+		vh.h.Write(vh.buf)
 		v = v[n:]
 	}
+}
+
+// Sum returns the hash of the values written so far.
+func (vh *ValuesHash) Sum() [32]byte {
+	if vh.h == nil {
+		return sha256.Sum256(nil)
+	}
 	var d [32]byte
-	h.Sum(d[:0])
+	vh.h.Sum(d[:0])
 	return d
 }
 
