@@ -58,7 +58,7 @@ func DefaultConfig(launch Launcher) Config {
 	return Config{
 		Sim:    SimConfig{Dataset: "fertility", Clients: 1000, Rounds: 10, Seed: 1},
 		GRPC:   GRPCConfig{Clients: 10, Params: 1_000_000, Rounds: 5},
-		Memory: MemoryConfig{Clients: 100, Params: 1_000_000, Rounds: 3, Launch: launch},
+		Memory: MemoryConfig{Clients: 100, Params: 1_000_000, Rounds: 3, Launch: launch, Scaling: true},
 		Secure: SecureConfig{Sites: 10, Threshold: 6, Params: 1_000_000, Rounds: 1},
 		Shap: ShapConfig{Dataset: "hmda", Features: 14, Hidden: 16, Background: 100, Rows: 8, Repeats: 4,
 			Samples: 2048, Batches: 16, Seed: 1},
@@ -75,7 +75,7 @@ func QuickConfig(launch Launcher) Config {
 		Quick:  true,
 		Sim:    SimConfig{Dataset: "fertility", Clients: 200, Rounds: 3, Seed: 1},
 		GRPC:   GRPCConfig{Clients: 4, Params: 100_000, Rounds: 3},
-		Memory: MemoryConfig{Clients: 10, Params: 1_000_000, Rounds: 1, Launch: launch},
+		Memory: MemoryConfig{Clients: 10, Params: 1_000_000, Rounds: 1, Launch: launch, Scaling: true},
 		Secure: SecureConfig{Sites: 4, Threshold: 3, Params: 100_000, Rounds: 1},
 		Shap: ShapConfig{Dataset: "hmda", Features: 14, Hidden: 16, Background: 20, Rows: 2, Repeats: 2,
 			Samples: 2048, Batches: 16, Seed: 1},

@@ -84,6 +84,18 @@ func TestQuick(t *testing.T) {
 	if m.GCCycles == 0 {
 		t.Errorf("memory: no gctrace line parsed from the coordinator child")
 	}
+	// The same bound at twice the parameters, and the scaling points are the
+	// ones asked for.
+	if sc := m.Scaling; sc == nil {
+		t.Errorf("memory: no scaling measurement")
+	} else {
+		if sc.DoubleParams != 2*m.Params || sc.FewClients != max(1, m.Clients/10) {
+			t.Errorf("memory scaling measured %d params and %d clients; want %d and %d", sc.DoubleParams, sc.FewClients, 2*m.Params, max(1, m.Clients/10))
+		}
+		if sc.DoubleParamsPeakRSS-sc.DoubleParamsIdleRSS < 2*m.ModelBytes {
+			t.Errorf("memory at %d params: peak %d − idle %d < model %d bytes", sc.DoubleParams, sc.DoubleParamsPeakRSS, sc.DoubleParamsIdleRSS, 2*m.ModelBytes)
+		}
+	}
 	checkSecure(t, sec)
 	checkShap(t, sh, cfg.Shap)
 	checkAudit(t, au)

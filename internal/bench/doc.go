@@ -26,7 +26,9 @@
 //     driving a run whose sites run in this process, less the peak of an idle
 //     coordinator started the same way, in model sizes (8 bytes per
 //     parameter). The child runs with GODEBUG=gctrace=1, so the report also
-//     gives its Go heap peak and largest live heap.
+//     gives its Go heap peak and largest live heap. With Scaling it runs
+//     again at twice the parameters and a tenth of the clients and reports
+//     the growth per byte of model and per client.
 //
 //   - Shap (MeasureShap): KernelSHAP explanations per second (explain.Kernel,
 //     one goroutine) for an MLP trained on the first 14 encoded columns of

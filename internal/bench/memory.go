@@ -51,6 +51,30 @@ type MemoryConfig struct {
 	Rounds  int
 	// Launch starts the coordinator child; required.
 	Launch Launcher
+	// Scaling also measures the same run with twice the parameters and with
+	// a tenth of the clients, to separate what grows with the model from
+	// what grows with the number of sites (MemoryResult.Scaling).
+	Scaling bool
+}
+
+// MemoryScaling is how the coordinator's peak RSS moves with the model's
+// size and with the number of clients, each measured against its own idle
+// coordinator.
+type MemoryScaling struct {
+	DoubleParams        int   `json:"double_params"`
+	DoubleParamsPeakRSS int64 `json:"double_params_peak_rss_bytes"`
+	DoubleParamsIdleRSS int64 `json:"double_params_idle_rss_bytes"`
+	FewClients          int   `json:"few_clients"`
+	FewClientsPeakRSS   int64 `json:"few_clients_peak_rss_bytes"`
+	FewClientsIdleRSS   int64 `json:"few_clients_idle_rss_bytes"`
+	// MarginalRatio is the growth of the run's memory (peak − idle) per
+	// byte of model between Params and DoubleParams: the slope that a
+	// "k × model + constant" bound is about, without the constant.
+	MarginalRatio float64 `json:"marginal_ratio"`
+	// PerClientBytes is the growth of the run's memory per client between
+	// FewClients and Clients. Streaming aggregation keeps it far below a
+	// model's size.
+	PerClientBytes float64 `json:"per_client_bytes"`
 }
 
 // MemoryResult is the outcome of MeasureMemory. Peak RSS is the child's VmHWM
@@ -78,6 +102,8 @@ type MemoryResult struct {
 	MaxLiveHeapBytes int64   `json:"max_live_heap_bytes"`
 	GCCycles         int     `json:"gc_cycles"`
 	Seconds          float64 `json:"seconds"` // wall time of the measured run
+	// Scaling is set when MemoryConfig.Scaling was.
+	Scaling *MemoryScaling `json:"scaling,omitempty"`
 }
 
 func (c MemoryConfig) validate() error {
@@ -91,11 +117,41 @@ func (c MemoryConfig) validate() error {
 }
 
 // MeasureMemory measures the peak resident memory of a coordinator child
-// process driving a run, less that of an idle coordinator, in model sizes.
+// process driving a run, less that of an idle coordinator, in model sizes;
+// with c.Scaling, also at twice the parameters and a tenth of the clients.
 func MeasureMemory(ctx context.Context, c MemoryConfig) (MemoryResult, error) {
 	if err := c.validate(); err != nil {
 		return MemoryResult{}, err
 	}
+	out, err := measureMemory(ctx, c)
+	if err != nil || !c.Scaling {
+		return out, err
+	}
+	big, few := c, c
+	big.Params, few.Clients = 2*c.Params, max(1, c.Clients/10)
+	rb, err := measureMemory(ctx, big)
+	if err != nil {
+		return out, fmt.Errorf("bench: memory at %d parameters: %w", big.Params, err)
+	}
+	rf, err := measureMemory(ctx, few)
+	if err != nil {
+		return out, fmt.Errorf("bench: memory with %d clients: %w", few.Clients, err)
+	}
+	run := func(r MemoryResult) float64 { return float64(r.PeakRSSBytes - r.IdleRSSBytes) }
+	s := &MemoryScaling{
+		DoubleParams: big.Params, DoubleParamsPeakRSS: rb.PeakRSSBytes, DoubleParamsIdleRSS: rb.IdleRSSBytes,
+		FewClients: few.Clients, FewClientsPeakRSS: rf.PeakRSSBytes, FewClientsIdleRSS: rf.IdleRSSBytes,
+		MarginalRatio: (run(rb) - run(out)) / float64(rb.ModelBytes-out.ModelBytes),
+	}
+	if c.Clients > few.Clients {
+		s.PerClientBytes = (run(out) - run(rf)) / float64(c.Clients-few.Clients)
+	}
+	out.Scaling = s
+	return out, nil
+}
+
+// measureMemory is one measured run and its idle baseline.
+func measureMemory(ctx context.Context, c MemoryConfig) (MemoryResult, error) {
 	dir, err := os.MkdirTemp("", "cohort-bench-mem-*")
 	if err != nil {
 		return MemoryResult{}, err

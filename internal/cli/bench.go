@@ -38,7 +38,9 @@ stay comparable:
           bytes over one TLS connection with the same certificates.
   memory  peak resident memory of a coordinator process (this executable,
           re-run as 'coordinator serve') driving 100 clients on a
-          1M-parameter model, less an idle coordinator, in model sizes.
+          1M-parameter model, less an idle coordinator, in model sizes;
+          then at 2M parameters and with 10 clients, to give the growth
+          per byte of model and per client.
   secure  per-round costs of secure aggregation (secure = "he"), 10 sites,
           t = 6, a 1M-parameter update: seal, the coordinator's checked
           homomorphic additions, decryption shares and combination, each
@@ -188,6 +190,11 @@ func printBench(o *BenchOptions, r bench.Report) error {
 		fmt.Fprintf(o.IO.Out, "memory: model %.0f MB; coordinator Go heap peak %.0f MB, max live %.0f MB (%.1f× model) over %d GC cycles\n",
 			float64(m.ModelBytes)/1e6, float64(m.PeakHeapBytes)/1e6, float64(m.MaxLiveHeapBytes)/1e6,
 			float64(m.MaxLiveHeapBytes)/float64(max(m.ModelBytes, 1)), m.GCCycles)
+		if sc := m.Scaling; sc != nil {
+			fmt.Fprintf(o.IO.Out, "memory: scaling: %s params peak RSS %.0f MB (idle %.0f), %.1f× per extra byte of model; %d clients peak RSS %.0f MB (idle %.0f), %.0f KB per extra client\n",
+				count(sc.DoubleParams), float64(sc.DoubleParamsPeakRSS)/1e6, float64(sc.DoubleParamsIdleRSS)/1e6, sc.MarginalRatio,
+				sc.FewClients, float64(sc.FewClientsPeakRSS)/1e6, float64(sc.FewClientsIdleRSS)/1e6, sc.PerClientBytes/1e3)
+		}
 	}
 	if s := r.Secure; s != nil {
 		fmt.Fprintf(o.IO.Out, "secure: per round, %d ciphertexts per update; wall clock: seal %.2fs per site, coordinator add %.2fs (%.1fM values/s with %d goroutines; the bare ring add is not measurable outside secagg), decryption %.2fs on the critical path (request %.2fs + slowest share + combine %.2fs), %.2fs of CPU for %d shares\n",
