@@ -121,7 +121,10 @@ func TestLoadArtifactsAttachesParams(t *testing.T) {
 	mismatch, _ := seal("mismatch", []float64{3, 4, 5})
 	other := store.EncodeParams([]float64{3, 4, 6})
 	sum := sha256.Sum256(other)
-	if _, err := db.SQL().ExecContext(ctx, `UPDATE model_versions SET params = ?, sha256 = ? WHERE run_id = 'mismatch'`, other, sum[:]); err != nil {
+	if _, err := db.SQL().ExecContext(ctx, `UPDATE model_versions SET sha256 = ? WHERE run_id = 'mismatch'`, sum[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().ExecContext(ctx, `UPDATE model_chunks SET data = ? WHERE run_id = 'mismatch'`, other); err != nil {
 		t.Fatal(err)
 	}
 	insert("mismatch", mismatch, nil)

@@ -28,10 +28,17 @@
 //	    migrations applied per component; this package is "store".
 //	runs(id PK, config_json, state, error, rounds_total, created_at, updated_at)
 //	    state in running|completed|failed|stopped.
-//	model_versions(run_id, version, round, num_params, sha256, params, created_at)
-//	    PK (run_id, version); params is num_params little-endian float64s
-//	    (8 bytes each, 8 MB for 1M parameters); sha256 is the SHA-256 of
-//	    params and is checked on every read with parameters.
+//	model_versions(run_id, version, round, num_params, sha256, params, created_at, storage)
+//	    PK (run_id, version). The parameters are num_params little-endian
+//	    float64s (8 bytes each, 8 MB for 1M parameters): in params when
+//	    storage is 'inline' (rows written before schema version 2), else
+//	    params is empty and they are the concatenation of model_chunks.
+//	    sha256 is the SHA-256 of that encoding and is checked on every read
+//	    with parameters.
+//	model_chunks(run_id, version, seq, data)
+//	    PK (run_id, version, seq), FK to model_versions; seq counts from 0
+//	    with no gap, and every chunk but the last holds exactly 2^15 values
+//	    (256 KiB), so no statement copies a model-sized BLOB.
 //	rounds(run_id, round, attempt, status, reason, started_at, ended_at)
 //	    PK (run_id, round, attempt); status in committed|failed; a partial
 //	    unique index allows one committed attempt per round.

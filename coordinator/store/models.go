@@ -1,12 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"time"
 
@@ -78,22 +80,35 @@ func insertModel(ctx context.Context, tx *sql.Tx, runID string, mv ModelVersion)
 		return fmt.Errorf("insert model version %d: %w", mv.Version, err)
 	}
 	_, err = tx.ExecContext(ctx, `
-		INSERT INTO model_versions (run_id, version, round, num_params, sha256, params, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		runID, mv.Version, mv.Round, len(mv.Params), sum[:], blob, formatTime(mv.CreatedAt))
+		INSERT INTO model_versions (run_id, version, round, num_params, sha256, params, created_at, storage)
+		VALUES (?, ?, ?, ?, ?, X'', ?, 'chunked')`,
+		runID, mv.Version, mv.Round, len(mv.Params), sum[:], formatTime(mv.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("insert model version %d: %w", mv.Version, err)
 	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO model_chunks (run_id, version, seq, data) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("insert model version %d: %w", mv.Version, err)
+	}
+	defer stmt.Close()
+	for seq, off := 0, 0; off < len(blob); seq, off = seq+1, off+chunkBytes {
+		if _, err := stmt.ExecContext(ctx, runID, mv.Version, seq, blob[off:min(off+chunkBytes, len(blob))]); err != nil {
+			return fmt.Errorf("insert model version %d, chunk %d: %w", mv.Version, seq, err)
+		}
+	}
 	return nil
 }
+
+// chunkBytes is the size of every model_chunks row but a model's last.
+const chunkBytes = 8 << 15
 
 // GetModel returns a model version with its parameters, after checking the
 // BLOB against the stored SHA-256 (an error wrapping ErrCorrupt if it does
 // not match) and ErrNotFound if there is no such version.
 func (d *DB) GetModel(ctx context.Context, runID string, version int) (ModelVersion, error) {
-	mv, err := scanFullModel(d.sql.QueryRowContext(ctx, `
-		SELECT run_id, version, round, num_params, sha256, created_at, params
-		FROM model_versions WHERE run_id = ? AND version = ?`, runID, version))
+	mv, err := d.readModel(ctx, `
+		SELECT run_id, version, round, num_params, sha256, created_at, storage, params
+		FROM model_versions WHERE run_id = ? AND version = ?`, runID, version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ModelVersion{}, fmt.Errorf("store: model version %d of run %q: %w", version, runID, ErrNotFound)
 	}
@@ -106,9 +121,9 @@ func (d *DB) GetModel(ctx context.Context, runID string, version int) (ModelVers
 // LatestModel returns the highest model version of a run with its
 // parameters, verified as in GetModel.
 func (d *DB) LatestModel(ctx context.Context, runID string) (ModelVersion, error) {
-	mv, err := scanFullModel(d.sql.QueryRowContext(ctx, `
-		SELECT run_id, version, round, num_params, sha256, created_at, params
-		FROM model_versions WHERE run_id = ? ORDER BY version DESC LIMIT 1`, runID))
+	mv, err := d.readModel(ctx, `
+		SELECT run_id, version, round, num_params, sha256, created_at, storage, params
+		FROM model_versions WHERE run_id = ? ORDER BY version DESC LIMIT 1`, runID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ModelVersion{}, fmt.Errorf("store: latest model of run %q: %w", runID, ErrNotFound)
 	}
@@ -116,6 +131,88 @@ func (d *DB) LatestModel(ctx context.Context, runID string) (ModelVersion, error
 		return ModelVersion{}, fmt.Errorf("store: latest model of run %q: %w", runID, err)
 	}
 	return mv, nil
+}
+
+// readModel reads the model version that query selects, with its
+// parameters, in one read transaction: the row, then its chunks.
+func (d *DB) readModel(ctx context.Context, query string, args ...any) (mv ModelVersion, err error) {
+	tx, err := d.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return ModelVersion{}, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // read only: nothing to commit
+	var storage string
+	var inline []byte
+	mv, err = scanModelMeta(tx.QueryRowContext(ctx, query, args...), &storage, &inline)
+	if err != nil {
+		return ModelVersion{}, err
+	}
+	if mv.NumParams > maxParams {
+		return ModelVersion{}, fmt.Errorf("%w: version %d claims %d params, more than %d", ErrCorrupt, mv.Version, mv.NumParams, maxParams)
+	}
+	h := sha256.New()
+	switch storage {
+	case "inline":
+		if len(inline) != 8*mv.NumParams {
+			return ModelVersion{}, fmt.Errorf("%w: version %d has %d bytes for %d params", ErrCorrupt, mv.Version, len(inline), mv.NumParams)
+		}
+		h.Write(inline)
+		if mv.Params, err = DecodeParams(inline); err != nil {
+			return ModelVersion{}, err
+		}
+	case "chunked":
+		if mv.Params, err = readChunks(ctx, tx, mv, h); err != nil {
+			return ModelVersion{}, err
+		}
+	default:
+		return ModelVersion{}, fmt.Errorf("%w: version %d has storage %q", ErrCorrupt, mv.Version, storage)
+	}
+	if !bytes.Equal(h.Sum(nil), mv.SHA256[:]) {
+		return ModelVersion{}, fmt.Errorf("%w: params of version %d do not match their SHA-256", ErrCorrupt, mv.Version)
+	}
+	return mv, nil
+}
+
+// readChunks decodes the chunks of mv into a new slice of mv.NumParams
+// values, writing their bytes to h. It reads each chunk in place (no copy
+// of the BLOB on the Go heap) and checks that the chunks are numbered from
+// 0 with no gap, all full but the last, and add up to NumParams.
+func readChunks(ctx context.Context, tx *sql.Tx, mv ModelVersion, h io.Writer) ([]float64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, data FROM model_chunks WHERE run_id = ? AND version = ? ORDER BY seq`, mv.RunID, mv.Version)
+	if err != nil {
+		return nil, fmt.Errorf("chunks of version %d: %w", mv.Version, err)
+	}
+	defer rows.Close()
+	p := make([]float64, mv.NumParams)
+	off, want := 0, 0
+	for rows.Next() {
+		var seq int
+		var data sql.RawBytes
+		if err := rows.Scan(&seq, &data); err != nil {
+			return nil, fmt.Errorf("chunks of version %d: %w", mv.Version, err)
+		}
+		switch {
+		case seq != want:
+			return nil, fmt.Errorf("%w: version %d: chunk %d where chunk %d belongs", ErrCorrupt, mv.Version, seq, want)
+		case off < len(p) && 8*off%chunkBytes != 0:
+			return nil, fmt.Errorf("%w: version %d: chunk %d follows a short chunk", ErrCorrupt, mv.Version, seq)
+		case len(data)%8 != 0 || len(data) > chunkBytes || off+len(data)/8 > len(p):
+			return nil, fmt.Errorf("%w: version %d: chunk %d has %d bytes (at value %d of %d)", ErrCorrupt, mv.Version, seq, len(data), off, len(p))
+		}
+		h.Write(data)
+		for i := 0; i < len(data); i += 8 {
+			p[off] = math.Float64frombits(binary.LittleEndian.Uint64(data[i:]))
+			off++
+		}
+		want++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("chunks of version %d: %w", mv.Version, err)
+	}
+	if off != len(p) {
+		return nil, fmt.Errorf("%w: version %d: chunks hold %d of its %d params", ErrCorrupt, mv.Version, off, len(p))
+	}
+	return p, nil
 }
 
 // ListModels returns the versions of a run in order, without parameters.
@@ -132,7 +229,7 @@ func (d *DB) ListModels(ctx context.Context, runID string) ([]ModelVersion, erro
 	defer rows.Close()
 	var out []ModelVersion
 	for rows.Next() {
-		mv, _, err := scanModelMeta(rows, false)
+		mv, err := scanModelMeta(rows)
 		if err != nil {
 			return nil, fmt.Errorf("store: list models of run %q: %w", runID, err)
 		}
@@ -144,44 +241,24 @@ func (d *DB) ListModels(ctx context.Context, runID string) ([]ModelVersion, erro
 	return out, nil
 }
 
-func scanModelMeta(s rowScanner, withParams bool) (ModelVersion, []byte, error) {
+// scanModelMeta scans a model_versions row without its parameters; extra
+// receives the columns selected after created_at.
+func scanModelMeta(s rowScanner, extra ...any) (ModelVersion, error) {
 	var mv ModelVersion
-	var sum, blob []byte
+	var sum []byte
 	var created string
-	dest := []any{&mv.RunID, &mv.Version, &mv.Round, &mv.NumParams, &sum, &created}
-	if withParams {
-		dest = append(dest, &blob)
-	}
+	dest := append([]any{&mv.RunID, &mv.Version, &mv.Round, &mv.NumParams, &sum, &created}, extra...)
 	if err := s.Scan(dest...); err != nil {
-		return ModelVersion{}, nil, err
+		return ModelVersion{}, err
 	}
 	if len(sum) != len(mv.SHA256) {
-		return ModelVersion{}, nil, fmt.Errorf("%w: stored hash has %d bytes", ErrCorrupt, len(sum))
+		return ModelVersion{}, fmt.Errorf("%w: stored hash has %d bytes", ErrCorrupt, len(sum))
 	}
 	copy(mv.SHA256[:], sum)
 	t, err := parseTime(created)
 	if err != nil {
-		return ModelVersion{}, nil, err
+		return ModelVersion{}, err
 	}
 	mv.CreatedAt = t
-	return mv, blob, nil
-}
-
-func scanFullModel(s rowScanner) (ModelVersion, error) {
-	mv, blob, err := scanModelMeta(s, true)
-	if err != nil {
-		return ModelVersion{}, err
-	}
-	if got := sha256.Sum256(blob); got != mv.SHA256 {
-		return ModelVersion{}, fmt.Errorf("%w: params BLOB of version %d does not match its SHA-256", ErrCorrupt, mv.Version)
-	}
-	if len(blob) != 8*mv.NumParams {
-		return ModelVersion{}, fmt.Errorf("%w: version %d has %d bytes for %d params", ErrCorrupt, mv.Version, len(blob), mv.NumParams)
-	}
-	p, err := DecodeParams(blob)
-	if err != nil {
-		return ModelVersion{}, err
-	}
-	mv.Params = p
 	return mv, nil
 }

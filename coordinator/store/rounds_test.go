@@ -184,7 +184,7 @@ func TestCommitRoundIsAtomic(t *testing.T) {
 	// It is removed again before the check of the final state.
 	for _, tt := range tests {
 		if tt.name == "model version already exists" {
-			if _, err := db.Exec(`INSERT INTO model_versions SELECT run_id, 2, 2, num_params, sha256, params, created_at
+			if _, err := db.Exec(`INSERT INTO model_versions SELECT run_id, 2, 2, num_params, sha256, params, created_at, storage
 				FROM model_versions WHERE run_id = 'run' AND version = 1`); err != nil {
 				t.Fatal(err)
 			}
