@@ -1,8 +1,10 @@
 package aggregation
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // meanApplier is implemented by the strategies whose aggregators stream through
@@ -13,37 +15,55 @@ type meanApplier interface {
 }
 
 // meanAggregator folds updates into a WeightedSum weighted by example counts and
-// hands the mean to the strategy. Memory: 2·dim floats (sum and compensation);
-// global is read, never copied or written, so the caller must not modify it
-// while the aggregator is in use (the coordinator never modifies a published
-// model).
+// hands the mean to the strategy. Memory: 2·dim floats (sum and compensation),
+// or two 256 KiB buffers once spilled to a Scratch; global is read, never
+// copied or written, so the caller must not modify it while the aggregator
+// is in use (the coordinator never modifies a published model).
 type meanAggregator struct {
 	strategy meanApplier
 	round    int
 	global   []float64
-	sum      *WeightedSum
-	result   []float64 // set by the first successful Result
+	sum      *WeightedSum // made by the first Add or Spill
+	result   []float64    // set by the first successful Result
+	written  bool         // set by a successful ResultTo
 }
 
 func newMeanAggregator(s meanApplier, round int, global []float64) *meanAggregator {
-	return &meanAggregator{strategy: s, round: round, global: global, sum: NewWeightedSum(len(global))}
+	return &meanAggregator{strategy: s, round: round, global: global}
+}
+
+// weightedSum returns the running sum, in memory unless Spill chose a file.
+func (a *meanAggregator) weightedSum() *WeightedSum {
+	if a.sum == nil {
+		a.sum = NewWeightedSum(len(a.global))
+	}
+	return a.sum
+}
+
+// Spill implements Spiller.
+func (a *meanAggregator) Spill(s Scratch) error {
+	if a.sum != nil || a.result != nil || a.written {
+		return errors.New("aggregation: Spill after the first Add")
+	}
+	a.sum = NewWeightedSumIn(len(a.global), s)
+	return nil
 }
 
 // Add validates u and folds NumExamples·Delta into the running sum. Delta is not
 // retained.
 func (a *meanAggregator) Add(u Update) error {
-	if a.result != nil {
+	if a.result != nil || a.written {
 		return updateErr(u.Client, -1, ErrClosed, "")
 	}
-	return a.sum.Add(u.Client, u.Delta, float64(u.NumExamples))
+	return a.weightedSum().Add(u.Client, u.Delta, float64(u.NumExamples))
 }
 
 // AddVector is Add for an update read from v (twice; it is not retained).
 func (a *meanAggregator) AddVector(client string, v Vector, numExamples int64) error {
-	if a.result != nil {
+	if a.result != nil || a.written {
 		return updateErr(client, -1, ErrClosed, "")
 	}
-	return a.sum.AddVector(client, v, float64(numExamples))
+	return a.weightedSum().AddVector(client, v, float64(numExamples))
 }
 
 // meanApplierInPlace is implemented by strategies that can write the next
@@ -63,21 +83,62 @@ func (a *meanAggregator) Result() ([]float64, error) {
 	if a.result != nil {
 		return clone(a.result), nil
 	}
-	mean, err := a.sum.takeMean()
+	if a.written {
+		return nil, fmt.Errorf("aggregation: the result was written by ResultTo: %w", ErrClosed)
+	}
+	mean, err := a.weightedSum().takeMean()
 	if err != nil {
 		return nil, err
 	}
-	var out []float64
-	if ip, ok := a.strategy.(meanApplierInPlace); ok {
-		out, err = ip.applyMeanInPlace(a.round, a.global, mean)
-	} else {
-		out, err = a.strategy.ApplyMean(a.round, a.global, mean)
-	}
+	out, err := a.apply(mean)
 	if err != nil {
 		return nil, err
 	}
 	a.result = out
 	return out, nil
+}
+
+// apply hands the mean delta to the strategy, in place if it can.
+func (a *meanAggregator) apply(mean []float64) ([]float64, error) {
+	if ip, ok := a.strategy.(meanApplierInPlace); ok {
+		return ip.applyMeanInPlace(a.round, a.global, mean)
+	}
+	return a.strategy.ApplyMean(a.round, a.global, mean)
+}
+
+// ResultTo implements ResultWriter. With the sum in a Scratch, the mean is
+// read into dst and FedAvg writes the next model over it, so no
+// model-sized slice is allocated at all.
+func (a *meanAggregator) ResultTo(dst []float64) error {
+	if a.result != nil || a.written {
+		return fmt.Errorf("aggregation: the result was already taken: %w", ErrClosed)
+	}
+	if len(dst) != len(a.global) {
+		return fmt.Errorf("aggregation: result buffer has %d values, the model %d: %w", len(dst), len(a.global), ErrWrongLength)
+	}
+	ws := a.weightedSum()
+	var mean []float64
+	if _, inFile := ws.st.(*fileState); inFile {
+		if err := ws.takeMeanInto(dst); err != nil {
+			return err
+		}
+		mean = dst
+	} else {
+		m, err := ws.takeMean()
+		if err != nil {
+			return err
+		}
+		mean = m
+	}
+	out, err := a.apply(mean)
+	if err != nil {
+		return err
+	}
+	if unsafe.SliceData(out) != unsafe.SliceData(dst) {
+		copy(dst, out)
+	}
+	a.written = true
+	return nil
 }
 
 // fedAvg is FedAvg (McMahan et al. 2017) with a server learning rate η:

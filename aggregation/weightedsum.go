@@ -24,26 +24,39 @@ import (
 // sorted by client id) when bit-for-bit reproducibility is required. Weights
 // that are integers below 2^53 (example counts) are summed exactly.
 //
+// The state lives in memory, or in a Scratch (NewWeightedSumIn) for models
+// large enough that two more model-sized vectors in memory matter.
+//
 // A WeightedSum is not safe for concurrent use.
 type WeightedSum struct {
 	dim        int
-	sum, comp  []float64
+	st         sumState // nil once takeMean has handed over the storage
 	wSum, wErr float64
 	count      int
 	seen       map[string]struct{}
 	broken     error // see AddVector
 }
 
-// NewWeightedSum returns an empty sum of dim-dimensional vectors. A negative dim
-// gives a sum that rejects every vector with ErrWrongLength.
+// NewWeightedSum returns an empty sum of dim-dimensional vectors, held in
+// memory. A negative dim gives a sum that rejects every vector with
+// ErrWrongLength.
 func NewWeightedSum(dim int) *WeightedSum {
 	n := max(dim, 0)
 	return &WeightedSum{
 		dim:  dim,
-		sum:  make([]float64, n),
-		comp: make([]float64, n),
+		st:   &memState{sum: make([]float64, n), comp: make([]float64, n)},
 		seen: make(map[string]struct{}),
 	}
+}
+
+// NewWeightedSumIn is NewWeightedSum with the state (16·dim bytes) kept in
+// f, which must be empty, instead of memory; the sum then holds only two
+// 256 KiB buffers. Every Add reads and writes f, so it costs about 40·dim
+// bytes of I/O, which the page cache usually absorbs. An I/O error while
+// folding breaks the sum (see AddVector). The sum never closes f.
+func NewWeightedSumIn(dim int, f Scratch) *WeightedSum {
+	n := max(dim, 0)
+	return &WeightedSum{dim: dim, st: newFileState(f, n), seen: make(map[string]struct{})}
 }
 
 // Add folds weight·delta into the sum on behalf of client. It returns an
@@ -57,10 +70,12 @@ func (ws *WeightedSum) Add(client string, delta []float64, weight float64) error
 
 // AddVector is Add with the values read from v, twice: once to validate
 // every coordinate before the state is touched, once to fold. If v fails on
-// the second read (an I/O error on a spooled upload), the sum holds part of
-// the update and cannot be repaired: it is then broken, and every later
-// call, Mean and Err return that error, so the round is abandoned rather
-// than published with a partial update.
+// the second read (an I/O error on a spooled upload), or the state cannot be
+// written back (a Scratch), the sum holds part of the update and cannot be
+// repaired: it is then broken, and every later call, Mean and Err return
+// that error, so the round is abandoned rather than published with a
+// partial update. A failure to read the state during validation leaves the
+// sum unchanged and usable.
 func (ws *WeightedSum) AddVector(client string, v Vector, weight float64) error {
 	if ws.broken != nil {
 		return ws.broken
@@ -72,8 +87,7 @@ func (ws *WeightedSum) AddVector(client string, v Vector, weight float64) error 
 	if math.IsInf(newW, 0) {
 		return updateErr(client, -1, ErrBadWeight, "total weight overflows")
 	}
-	err := eachChunk(v, func(off int, chunk []float64) error {
-		s := ws.sum[off : off+len(chunk)]
+	err := ws.windows(v, func(off int, chunk, s, _ []float64) error {
 		for i, x := range chunk {
 			if t := s[i] + weight*x; t-t != 0 { // NaN or ±Inf
 				if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -87,8 +101,7 @@ func (ws *WeightedSum) AddVector(client string, v Vector, weight float64) error 
 	if err != nil {
 		return asUpdateErr(client, err)
 	}
-	err = eachChunk(v, func(off int, chunk []float64) error {
-		s, c := ws.sum[off:off+len(chunk)], ws.comp[off:off+len(chunk)]
+	err = ws.windows(v, func(off int, chunk, s, c []float64) error {
 		for i, x := range chunk {
 			y := weight * x
 			t := s[i] + y
@@ -96,10 +109,10 @@ func (ws *WeightedSum) AddVector(client string, v Vector, weight float64) error 
 			c[i] += (s[i] - (t - bp)) + (y - bp)
 			s[i] = t
 		}
-		return nil
+		return ws.st.put(off, s, c)
 	})
 	if err != nil {
-		ws.broken = fmt.Errorf("aggregation: the sum holds part of client %q's update, whose values could not be read again: %w", client, err)
+		ws.broken = fmt.Errorf("aggregation: the sum holds part of client %q's update, whose values could not be read again or stored: %w", client, err)
 		return ws.broken
 	}
 	var e float64
@@ -108,6 +121,25 @@ func (ws *WeightedSum) AddVector(client string, v Vector, weight float64) error 
 	ws.count++
 	ws.seen[client] = struct{}{}
 	return nil
+}
+
+// windows calls fn with v's values in pieces no longer than the state's
+// window, each with the state's window over the same coordinates.
+func (ws *WeightedSum) windows(v Vector, fn func(off int, chunk, s, c []float64) error) error {
+	w := ws.st.maxWindow()
+	return eachChunk(v, func(off int, chunk []float64) error {
+		for lo := 0; lo < len(chunk); lo += w {
+			part := chunk[lo:min(lo+w, len(chunk))]
+			s, c, err := ws.st.window(off+lo, len(part))
+			if err != nil {
+				return err
+			}
+			if err := fn(off+lo, part, s, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Err returns nil, or the error that broke the sum (see AddVector).
@@ -141,56 +173,112 @@ func (ws *WeightedSum) Count() int { return ws.count }
 func (ws *WeightedSum) TotalWeight() float64 { return ws.wSum + ws.wErr }
 
 // Sum returns a new slice holding Σ w_k·Δ_k (all zeros before the first Add).
-func (ws *WeightedSum) Sum() []float64 {
-	out := make([]float64, len(ws.sum))
-	for i := range out {
-		out[i] = ws.sum[i] + ws.comp[i]
-	}
-	return out
-}
-
-// takeMean computes the mean into the sum's own storage and returns it, ending
-// the sum's use: further Adds fail. It saves a model-sized allocation for
-// aggregators that need the mean only once.
-func (ws *WeightedSum) takeMean() ([]float64, error) {
+// It fails only if the state cannot be read (a Scratch), or the sum is broken.
+func (ws *WeightedSum) Sum() ([]float64, error) {
 	if ws.broken != nil {
 		return nil, ws.broken
 	}
-	if ws.count == 0 {
-		return nil, ErrNoUpdates
+	if ws.st == nil {
+		return nil, fmt.Errorf("aggregation: the sum's storage was handed over with its mean: %w", ErrClosed)
+	}
+	out := make([]float64, max(ws.dim, 0))
+	err := eachWindow(ws.st, len(out), func(off int, s, c []float64) error {
+		for i := range s {
+			out[off+i] = s[i] + c[i]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// takeMean returns the mean, ending the sum's use: further Adds fail. In
+// memory, it is computed into the sum's own storage, which saves a
+// model-sized allocation for aggregators that need the mean only once.
+func (ws *WeightedSum) takeMean() ([]float64, error) {
+	m, ok := ws.st.(*memState)
+	if !ok || ws.meanReady() != nil {
+		out, err := ws.Mean()
+		if err == nil {
+			ws.st, ws.dim = nil, -1 // released; Add now fails with ErrWrongLength
+		}
+		return out, err
+	}
+	if err := ws.meanReady(); err != nil {
+		return nil, err
 	}
 	w := ws.TotalWeight()
-	for i := range ws.sum { // check first, so an error leaves the sum intact
-		if v := (ws.sum[i] + ws.comp[i]) / w; math.IsInf(v, 0) || math.IsNaN(v) {
+	for i := range m.sum { // check first, so an error leaves the sum intact
+		if v := (m.sum[i] + m.comp[i]) / w; math.IsInf(v, 0) || math.IsNaN(v) {
 			return nil, fmt.Errorf("aggregation: mean of coordinate %d: %w", i, ErrNotFinite)
 		}
 	}
-	for i := range ws.sum {
-		ws.sum[i] = (ws.sum[i] + ws.comp[i]) / w
+	for i := range m.sum {
+		m.sum[i] = (m.sum[i] + m.comp[i]) / w
 	}
-	out := ws.sum
-	ws.sum, ws.comp, ws.dim = nil, nil, -1 // released; Add now fails with ErrWrongLength
-	return out, nil
+	ws.st, ws.dim = nil, -1 // released; Add now fails with ErrWrongLength
+	return m.sum, nil
+}
+
+// meanReady returns the error Mean reports before looking at the values.
+func (ws *WeightedSum) meanReady() error {
+	switch {
+	case ws.broken != nil:
+		return ws.broken
+	case ws.st == nil:
+		return fmt.Errorf("aggregation: the sum's storage was handed over with its mean: %w", ErrClosed)
+	case ws.count == 0:
+		return ErrNoUpdates
+	}
+	return nil
 }
 
 // Mean returns a new slice holding Σ w_k·Δ_k / Σ w_k. It returns ErrNoUpdates
-// before the first Add, and an error wrapping ErrNotFinite if a coordinate of
-// the mean overflows (possible only with weights below 1).
+// before the first Add, an error wrapping ErrNotFinite if a coordinate of
+// the mean overflows (possible only with weights below 1), and an I/O error
+// if the state cannot be read (a Scratch).
 func (ws *WeightedSum) Mean() ([]float64, error) {
-	if ws.broken != nil {
-		return nil, ws.broken
+	if err := ws.meanReady(); err != nil {
+		return nil, err
 	}
-	if ws.count == 0 {
-		return nil, ErrNoUpdates
-	}
-	w := ws.TotalWeight()
-	out := make([]float64, len(ws.sum))
-	for i := range out {
-		v := (ws.sum[i] + ws.comp[i]) / w
-		if math.IsInf(v, 0) || math.IsNaN(v) {
-			return nil, fmt.Errorf("aggregation: mean of coordinate %d: %w", i, ErrNotFinite)
-		}
-		out[i] = v
+	out := make([]float64, ws.dim)
+	if err := ws.meanInto(out); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// takeMeanInto is Mean written into dst (len ws.dim), ending the sum's use
+// as takeMean does. On error dst's contents are unspecified and the sum is
+// left as it was.
+func (ws *WeightedSum) takeMeanInto(dst []float64) error {
+	if err := ws.meanReady(); err != nil {
+		return err
+	}
+	if len(dst) != ws.dim {
+		return fmt.Errorf("aggregation: mean buffer has %d values, the sum %d: %w", len(dst), ws.dim, ErrWrongLength)
+	}
+	if err := ws.meanInto(dst); err != nil {
+		return err
+	}
+	ws.st, ws.dim = nil, -1 // released; Add now fails with ErrWrongLength
+	return nil
+}
+
+// meanInto writes the mean into out (len ws.dim); the caller has checked
+// meanReady.
+func (ws *WeightedSum) meanInto(out []float64) error {
+	w := ws.TotalWeight()
+	return eachWindow(ws.st, len(out), func(off int, s, c []float64) error {
+		for i := range s {
+			v := (s[i] + c[i]) / w
+			if math.IsInf(v, 0) || math.IsNaN(v) {
+				return fmt.Errorf("aggregation: mean of coordinate %d: %w", off+i, ErrNotFinite)
+			}
+			out[off+i] = v
+		}
+		return nil
+	})
 }

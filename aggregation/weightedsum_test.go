@@ -43,7 +43,7 @@ func TestWeightedSumMatchesNaive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := ws.Sum()
+	sum := sumOf(t, ws)
 	for i := range naive {
 		if !closeRel(sum[i], naive[i], 1e-12) {
 			t.Errorf("Sum()[%d] = %v, want %v", i, sum[i], naive[i])
@@ -71,7 +71,7 @@ func TestWeightedSumHandValues(t *testing.T) {
 	if want := []float64{2.5, -0.125}; !slices.Equal(got, want) {
 		t.Errorf("Mean() = %v, want %v", got, want)
 	}
-	if got, want := ws.Sum(), []float64{20, -1}; !slices.Equal(got, want) {
+	if got, want := sumOf(t, ws), []float64{20, -1}; !slices.Equal(got, want) {
 		t.Errorf("Sum() = %v, want %v", got, want)
 	}
 }
@@ -169,7 +169,7 @@ func TestWeightedSumRejects(t *testing.T) {
 		if err := ws.Add("a", []float64{0.5, 0.25, big}, 1); err != nil {
 			t.Fatal(err)
 		}
-		before, beforeW := ws.Sum(), ws.TotalWeight()
+		before, beforeW := sumOf(t, ws), ws.TotalWeight()
 		err := ws.Add(tc.client, tc.delta, tc.weight)
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: Add = %v, want %v", tc.name, err, tc.want)
@@ -178,7 +178,7 @@ func TestWeightedSumRejects(t *testing.T) {
 		if !errors.As(err, &ue) {
 			t.Errorf("%s: error %T is not an *UpdateError", tc.name, err)
 		}
-		if !slices.Equal(ws.Sum(), before) || ws.TotalWeight() != beforeW || ws.Count() != 1 {
+		if !slices.Equal(sumOf(t, ws), before) || ws.TotalWeight() != beforeW || ws.Count() != 1 {
 			t.Errorf("%s: rejected Add changed the state", tc.name)
 		}
 	}
@@ -199,17 +199,27 @@ func TestWeightedSumEdges(t *testing.T) {
 		t.Fatal(err)
 	}
 	d[0] = 100
-	if got := ws.Sum(); got[0] != 1 {
+	if got := sumOf(t, ws); got[0] != 1 {
 		t.Errorf("Sum()[0] = %v after mutating delta, want 1", got[0])
 	}
 	// Sum and Mean return fresh slices.
-	s := ws.Sum()
+	s := sumOf(t, ws)
 	s[1] = 42
-	if ws.Sum()[1] != 1 {
+	if sumOf(t, ws)[1] != 1 {
 		t.Error("Sum() aliases internal state")
 	}
 }
 
 func closeRel(a, b, tol float64) bool {
 	return math.Abs(a-b) <= tol*max(math.Abs(a), math.Abs(b), 1e-300)
+}
+
+// sumOf is ws.Sum, failing the test on error.
+func sumOf(t *testing.T, ws *WeightedSum) []float64 {
+	t.Helper()
+	s, err := ws.Sum()
+	if err != nil {
+		t.Fatalf("Sum: %v", err)
+	}
+	return s
 }

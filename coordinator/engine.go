@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/cohortfl/cohort/aggregation"
 	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/internal/offheap"
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/internal/secwire"
 	"github.com/cohortfl/cohort/model"
@@ -54,6 +57,9 @@ type Options struct {
 	// Without a Signer, decisions are recorded but no artifact is sealed.
 	Signer *registry.Signer
 	Roots  *x509.CertPool
+	// ScratchDir is where a fit phase keeps its running sum when the model
+	// is 1 MiB or larger ("": the system's temporary directory).
+	ScratchDir string
 	// OnRound, if set, is called after each committed round (and its evaluation)
 	// with the round's record. It runs on the engine's goroutine and must be quick.
 	OnRound func(RoundReport)
@@ -110,7 +116,8 @@ type Engine struct {
 type activeRun struct {
 	cfg      RunConfig
 	strategy aggregation.Strategy
-	global   []float64 // current global parameters (read-only once published)
+	global   []float64       // current global parameters (read-only once published): model's values
+	model    *offheap.Floats // owns global; Params hands out references (see setGlobal)
 	version  int
 
 	round     *Round
@@ -126,6 +133,8 @@ type activeRun struct {
 	dp     *dpState          // differential privacy (nil without DP)
 	cosign *cosignState      // publication: co-signatures being collected
 	blobs  map[string][]byte // task payloads of the open phase, by name
+
+	scratch *os.File // the fit phase's running sum, for large models (scratch.go)
 }
 
 // NewEngine validates o and returns an Engine.
@@ -171,6 +180,9 @@ func (e *Engine) Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
 			map[string]any{"state": "not started", "reason": err.Error()})
 		_ = e.flushAudit(context.WithoutCancel(ctx))
 		e.mu.Lock()
+		if e.cur != nil {
+			e.cur.setGlobal(nil, 0)
+		}
 		e.cur = nil
 		e.mu.Unlock()
 		return RunResult{}, err
@@ -178,6 +190,9 @@ func (e *Engine) Run(ctx context.Context, cfg RunConfig) (RunResult, error) {
 	defer func() {
 		e.mu.Lock()
 		e.cur = nil
+		ar.agg = nil
+		ar.dropScratch()
+		ar.setGlobal(nil, ar.version)
 		e.mu.Unlock()
 		e.broadcastDone(ar.cfg.RunID)
 	}()
@@ -229,6 +244,7 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 			return nil, 0, err
 		}
 		e.log.Info("resuming run", "run", cfg.RunID, "after_round", latest.Round, "model_version", latest.Version)
+		// global is the store's heap copy until the run is shared.
 		ar := &activeRun{cfg: stored, strategy: strat, global: latest.Params, version: latest.Version, wake: make(chan struct{}, 1)}
 		if ar.secure() {
 			if ar.sec, err = restoreSecure(stored); err != nil {
@@ -239,6 +255,10 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 			return nil, 0, err
 		}
 		if err := e.setupDP(ctx, ar); err != nil {
+			return nil, 0, err
+		}
+		// Held from here on: Run releases e.cur's model if opening fails.
+		if err := ar.holdGlobal(latest.Params, latest.Version); err != nil {
 			return nil, 0, err
 		}
 		e.setActive(ar)
@@ -279,7 +299,12 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 	if err != nil {
 		return nil, 0, fmt.Errorf("coordinator: run %q: %w", cfg.RunID, err)
 	}
-	ar.global = m.Init(seededRand(ar.cfg.Seed, 0))
+	e.mu.Lock() // ar is shared already
+	err = ar.holdGlobal(m.Init(seededRand(ar.cfg.Seed, 0)), 0)
+	e.mu.Unlock()
+	if err != nil {
+		return nil, 0, err
+	}
 	cfgJSON, err := json.Marshal(ar.cfg)
 	if err != nil {
 		return nil, 0, err
@@ -400,7 +425,8 @@ func (e *Engine) drive(ctx context.Context, ar *activeRun, start int) (RunResult
 		}
 	}
 	e.mu.Lock()
-	res.Params, res.Version = ar.global, ar.version
+	// A copy: the caller keeps it after the run releases its model.
+	res.Params, res.Version = slices.Clone(ar.global), ar.version
 	e.mu.Unlock()
 	return res, nil
 }
@@ -469,19 +495,22 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 			continue
 		}
 		if newParams == nil {
-			newParams = ar.global
+			e.mu.Lock()
+			newParams = ar.model.Retain() // the previous model, again
+			e.mu.Unlock()
 		}
 		rec.Status, rec.EndedAt = "committed", e.o.Now()
 		if rec.Metrics == nil {
 			rec.Metrics = map[string]float64{}
 		}
 		rec.Metrics["train_loss"] = trainLoss
-		mv := store.ModelVersion{RunID: ar.cfg.RunID, Version: r, Round: r, Params: newParams, NumParams: len(newParams), CreatedAt: e.o.Now()}
+		mv := store.ModelVersion{RunID: ar.cfg.RunID, Version: r, Round: r, Params: newParams.Values(), NumParams: newParams.Len(), CreatedAt: e.o.Now()}
 		if err := e.commitRound(context.WithoutCancel(ctx), ar, rec, mv); err != nil {
+			newParams.Release()
 			return RoundReport{}, fmt.Errorf("coordinator: committing round %d: %w", r, err)
 		}
 		e.mu.Lock()
-		ar.global, ar.version = newParams, r
+		ar.setGlobal(newParams, r)
 		e.mu.Unlock()
 		e.o.Metrics.Rounds.WithLabelValues("fit", "committed").Inc()
 		e.o.Metrics.RoundSeconds.Observe(e.o.Now().Sub(began).Seconds())

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"time"
 
 	"github.com/cohortfl/cohort/aggregation"
 	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/coordinator/store"
+	"github.com/cohortfl/cohort/internal/offheap"
 	"github.com/cohortfl/cohort/internal/protocol"
 	"github.com/cohortfl/cohort/model"
 )
@@ -66,12 +68,30 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, o phaseOpts) (sto
 		return rec, err
 	}
 
+	var scratch *os.File
+	if phase == PhaseFit && !ar.secure() {
+		if scratch, err = e.newScratch(len(ar.global)); err != nil {
+			return rec, err
+		}
+	}
+
 	e.mu.Lock()
 	ar.round = round
 	switch phase {
 	case PhaseFit:
-		if !ar.secure() && cfg.DP.clientDP() == nil {
+		ar.agg = nil
+		ar.dropScratch()
+		ar.scratch = scratch
+		if cfg.DP.clientDP() != nil && !ar.secure() {
+			ar.dp.sum = newSum(len(ar.global), scratch)
+		} else if !ar.secure() {
 			ar.agg = ar.strategy.NewAggregator(r, ar.global)
+			if sp, ok := ar.agg.(aggregation.Spiller); ok && scratch != nil {
+				if err := sp.Spill(scratch); err != nil {
+					e.mu.Unlock()
+					return rec, fmt.Errorf("coordinator: round %d: %w", r, err)
+				}
+			}
 		}
 		ar.trainLoss, ar.trainW = 0, 0
 	case PhaseStatistics:
@@ -183,8 +203,9 @@ wait:
 }
 
 // fitRound plays the fit phase of one attempt and returns the new global
-// parameters (nil: keep) and the mean training loss.
-func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (store.RoundRecord, []float64, float64, error) {
+// parameters (nil: keep), with one reference the caller owns, and the mean
+// training loss.
+func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (store.RoundRecord, *offheap.Floats, float64, error) {
 	cfg := ar.cfg
 	rec := store.RoundRecord{RunID: cfg.RunID, Round: r, Attempt: attempt, StartedAt: e.o.Now()}
 	available, err := e.waitForSites(ctx, cfg.MinClients, time.Duration(cfg.WaitForClients), ar.keyHolder)
@@ -203,9 +224,6 @@ func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (s
 		}
 		e.mu.Lock()
 		ar.dp.cands = len(available)
-		if !ar.secure() {
-			ar.dp.sum = aggregation.NewWeightedSum(len(ar.global))
-		}
 		e.mu.Unlock()
 	} else if selected, err = SelectCohort(available, cfg.FractionFit, cfg.MinClients, cfg.Seed, r, attempt); err != nil {
 		return rec, nil, 0, err
@@ -237,14 +255,21 @@ func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (s
 			e.mu.Unlock()
 			return rec, nil, 0, fmt.Errorf("coordinator: aggregating round %d: %w", r, err)
 		}
-		sum = append(ar.dp.sum.Sum(), ar.dp.sum.TotalWeight(), ar.trainLoss, ar.dp.unclip)
+		s, err := ar.dp.sum.Sum()
+		if err != nil {
+			e.mu.Unlock()
+			return rec, nil, 0, fmt.Errorf("coordinator: aggregating round %d: %w", r, err)
+		}
+		sum = append(s, ar.dp.sum.TotalWeight(), ar.trainLoss, ar.dp.unclip)
 		ar.dp.sum, ar.dp.unclip = nil, 0
+		ar.dropScratch()
 		e.mu.Unlock()
 	default:
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		params, err := ar.agg.Result()
+		params, err := aggregateResult(ar.agg, len(ar.global))
 		ar.agg = nil
+		ar.dropScratch()
 		if err != nil {
 			return rec, nil, 0, fmt.Errorf("coordinator: aggregating round %d: %w", r, err)
 		}
@@ -281,7 +306,11 @@ func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (s
 	if err != nil {
 		return rec, nil, 0, fmt.Errorf("coordinator: applying round %d: %w", r, err)
 	}
-	return rec, params, trainLoss, nil
+	held, err := holdParams(params)
+	if err != nil {
+		return rec, nil, 0, err
+	}
+	return rec, held, trainLoss, nil
 }
 
 // retryable reports failures a retry can fix: too few results or decryptors.

@@ -36,7 +36,7 @@ type ServeOptions struct {
 	ExitWhenIdle bool       // return when the run ends instead of serving on
 	Logger       *slog.Logger
 	MaxStaged    int    // uploads read at once (default 1)
-	SpoolDir     string // where large uploads wait to be folded ("": the system's temporary directory)
+	SpoolDir     string // where large uploads wait to be folded, and large rounds keep their running sum ("": the system's temporary directory)
 	// OnRound, if set, is called after each committed round (in addition to logging).
 	OnRound func(RoundReport)
 	// Revocation, if set, is the revocation list checker also given to the
@@ -84,7 +84,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if o.TLS != nil {
 		roots = o.TLS.ClientCAs
 	}
-	engine, err := NewEngine(Options{Store: o.DB, Dispatcher: registry, Logger: o.Logger, Metrics: metrics, Signer: o.Signer, Roots: roots,
+	engine, err := NewEngine(Options{Store: o.DB, Dispatcher: registry, Logger: o.Logger, Metrics: metrics, Signer: o.Signer, Roots: roots, ScratchDir: o.SpoolDir,
 		OnRound: func(r RoundReport) {
 			o.Logger.Info("round committed", "round", r.Round, "accepted", r.Accepted, "selected", r.Selected,
 				"eval_accuracy", r.Metrics["eval_accuracy"], "eval_loss", r.Metrics["eval_loss"])

@@ -170,10 +170,11 @@ func (s *SiteServer) DownloadModel(req *cohortv1.DownloadModelRequest, stream co
 	case <-stream.Context().Done():
 		return stream.Context().Err()
 	}
-	params, err := s.engine.Params(stream.Context(), req.RunId, int(req.ModelVersion))
+	params, release, err := s.engine.Params(stream.Context(), req.RunId, int(req.ModelVersion))
 	if err != nil {
 		return toStatus(err)
 	}
+	defer release()
 	buf := make([]byte, 0, 8*protocol.ChunkValues)
 	for off := 0; off < len(params) || off == 0; off += protocol.ChunkValues {
 		end := min(off+protocol.ChunkValues, len(params))

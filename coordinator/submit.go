@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/cohortfl/cohort/aggregation"
 	"github.com/cohortfl/cohort/audit"
@@ -361,23 +362,27 @@ func (e *Engine) SiteGone(site string) {
 	}
 }
 
-// Params returns the parameters of model version v of run runID. The current
-// global model is served from memory; older versions from the store. The slice
-// must not be modified.
-func (e *Engine) Params(ctx context.Context, runID string, v int) ([]float64, error) {
+// Params returns the parameters of model version v of run runID, and a
+// function the caller must call once it is done with them (it may be
+// called more than once). The current global model is served from memory,
+// under a reference that keeps it valid even if the next round replaces
+// it meanwhile; older versions come from the store. The slice must not be
+// modified.
+func (e *Engine) Params(ctx context.Context, runID string, v int) ([]float64, func(), error) {
 	e.mu.Lock()
 	ar := e.cur
-	if ar != nil && ar.cfg.RunID == runID && ar.version == v && ar.global != nil {
-		g := ar.global
+	if ar != nil && ar.cfg.RunID == runID && ar.version == v && ar.model != nil {
+		ref := ar.model.Retain()
 		e.mu.Unlock()
-		return g, nil
+		var once sync.Once
+		return ref.Values(), func() { once.Do(ref.Release) }, nil
 	}
 	e.mu.Unlock()
 	mv, err := e.o.Store.GetModel(ctx, runID, v)
 	if err != nil {
-		return nil, fmt.Errorf("coordinator: model %d of run %q: %w", v, runID, err)
+		return nil, nil, fmt.Errorf("coordinator: model %d of run %q: %w", v, runID, err)
 	}
-	return mv.Params, nil
+	return mv.Params, func() {}, nil
 }
 
 // ActiveRun returns the id of the run in progress, if any.

@@ -84,7 +84,7 @@ connection and cut off while connected, without a restart.`,
 	f.StringVar(&o.RunConfig, "run", "", "JSON run configuration to start at once")
 	f.BoolVar(&o.ExitWhenDone, "exit-when-done", false, "exit when the run ends (with --run)")
 	f.IntVar(&o.MaxStaged, "max-staged-uploads", 1, "uploads read concurrently; one up to 1 MiB holds a buffer of its size, a larger fit upload one chunk (it is spooled to disk)")
-	f.StringVar(&o.SpoolDir, "spool-dir", "", "directory where fit uploads above 1 MiB wait to be folded (default: the system's temporary directory; files are unlinked as they are created)")
+	f.StringVar(&o.SpoolDir, "spool-dir", "", "directory where fit uploads above 1 MiB wait to be folded, and where rounds of models above 1 MiB keep their running sum (default: the system's temporary directory; files are unlinked as they are created)")
 	f.StringVar(&o.SigningKey, "signing-key", "", "the coordinator's model-signing key (default: coordinator-signing.key next to --db; created on first use, public half in .pub)")
 	f.BoolVar(&o.Hybrid, "hybrid-signing", false, "when creating the signing key, make it a hybrid Ed25519 + ML-DSA-65 key")
 	f.StringVar(&o.Policy, "policy", "", "publish-gate policy file (YAML) for the --run configuration (see docs/fairness.md)")

@@ -116,8 +116,20 @@ func (d *inproc) Dispatch(name string, t coordinator.Task) error {
 
 func (d *inproc) run(name string, t coordinator.Task) {
 	e := d.engine
+	var releases []func() // of the model references the task read under
+	defer func() {
+		for _, release := range releases {
+			release()
+		}
+	}()
 	res, err := d.execs[name].Execute(d.ctx, client.Task{RunID: t.RunID, Round: t.Round, Kind: t.Phase.Kind(), Config: t.Config},
-		func() ([]float64, error) { return e.Params(d.ctx, t.RunID, t.ModelVersion) },
+		func() ([]float64, error) {
+			p, release, err := e.Params(d.ctx, t.RunID, t.ModelVersion)
+			if err == nil {
+				releases = append(releases, release)
+			}
+			return p, err
+		},
 		func() ([]byte, error) { return e.Blob(t.RunID, t.Blob) })
 	up := coordinator.Upload{RunID: t.RunID, Round: t.Round, Phase: t.Phase, Nonce: t.Nonce}
 	if _, berr := e.BeginResult(name, up); berr != nil {
