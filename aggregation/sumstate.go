@@ -47,8 +47,9 @@ type ResultWriter interface {
 type sumState interface {
 	// window returns the sum and compensation terms of coordinates
 	// [off, off+n), with n ≤ maxWindow(). The slices are valid until the
-	// next call; changes to them persist only after put.
-	window(off, n int) (s, c []float64, err error)
+	// next call; changes to them persist only after put. Without comp,
+	// c may hold anything (a reader that needs only the sum saves the I/O).
+	window(off, n int, comp bool) (s, c []float64, err error)
 	// put stores back the window last returned.
 	put(off int, s, c []float64) error
 	// maxWindow is the largest n window accepts.
@@ -58,7 +59,7 @@ type sumState interface {
 // memState keeps the state in two slices; windows are views of them.
 type memState struct{ sum, comp []float64 }
 
-func (m *memState) window(off, n int) ([]float64, []float64, error) {
+func (m *memState) window(off, n int, _ bool) ([]float64, []float64, error) {
 	return m.sum[off : off+n], m.comp[off : off+n], nil
 }
 func (m *memState) put(int, []float64, []float64) error { return nil }
@@ -83,10 +84,13 @@ func newFileState(f Scratch, dim int) *fileState {
 
 func (fs *fileState) maxWindow() int { return fileWindow }
 
-func (fs *fileState) window(off, n int) ([]float64, []float64, error) {
+func (fs *fileState) window(off, n int, comp bool) ([]float64, []float64, error) {
 	s, c := fs.s[:n], fs.c[:n]
 	if err := readFloats(fs.f, s, 8*int64(off)); err != nil {
 		return nil, nil, fmt.Errorf("aggregation: reading the running sum at coordinate %d: %w", off, err)
+	}
+	if !comp {
+		return s, c, nil
 	}
 	if err := readFloats(fs.f, c, 8*int64(fs.dim+off)); err != nil {
 		return nil, nil, fmt.Errorf("aggregation: reading the running sum at coordinate %d: %w", off, err)
@@ -128,7 +132,7 @@ func floatBytes(p []float64) []byte {
 func eachWindow(st sumState, dim int, fn func(off int, s, c []float64) error) error {
 	for off := 0; off < dim; off += st.maxWindow() {
 		n := min(st.maxWindow(), dim-off)
-		s, c, err := st.window(off, n)
+		s, c, err := st.window(off, n, true)
 		if err != nil {
 			return err
 		}

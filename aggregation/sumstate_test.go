@@ -304,3 +304,85 @@ func TestResultTo(t *testing.T) {
 		}
 	}
 }
+
+// bounded is a BoundedVector over oddChunks with a claimed bound; it
+// counts how many times its values are read.
+type bounded struct {
+	oddChunks
+	claim float64
+	reads int
+}
+
+func (b *bounded) MaxAbs() float64 { return b.claim }
+func (b *bounded) Chunks(fn func(int, []float64) error) error {
+	b.reads++
+	return b.oddChunks.Chunks(fn)
+}
+
+// TestBoundedVectorSkipsValidation: an update whose bound rules out an
+// overflow is read once and folds to the same bits as a validated one; a
+// bound that leaves no room is validated as usual; an update that breaks
+// its bound breaks the sum instead of corrupting it.
+func TestBoundedVectorSkipsValidation(t *testing.T) {
+	dim := fileWindow + 5
+	r := rand.New(rand.NewPCG(11, 12))
+	mk := func() []float64 {
+		d := make([]float64, dim)
+		for i := range d {
+			d[i] = r.NormFloat64()
+		}
+		return d
+	}
+	for _, inFile := range []bool{false, true} {
+		ref, ws := NewWeightedSum(dim), NewWeightedSum(dim)
+		if inFile {
+			ws = NewWeightedSumIn(dim, scratchFile(t))
+		}
+		for k := range 3 {
+			d := mk()
+			var m float64
+			for _, x := range d {
+				m = max(m, math.Abs(x))
+			}
+			b := &bounded{oddChunks: d, claim: m}
+			client := string(rune('a' + k))
+			if err := ws.AddVector(client, b, 4); err != nil {
+				t.Fatal(err)
+			}
+			if b.reads != 1 {
+				t.Errorf("file=%v: a bounded update was read %d times, want 1", inFile, b.reads)
+			}
+			if err := ref.Add(client, d, 4); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, want := sumOf(t, ws), sumOf(t, ref)
+		for i := range want {
+			if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+				t.Fatalf("file=%v: coordinate %d = %v, validated path gives %v", inFile, i, got[i], want[i])
+			}
+		}
+
+		// A bound near the top of the range: validated (read twice), and
+		// the overflow it hides is refused with the sum unchanged.
+		huge := mk()
+		huge[dim-1] = math.MaxFloat64 / 2
+		b := &bounded{oddChunks: huge, claim: math.MaxFloat64 / 2}
+		if err := ws.AddVector("huge", b, 4); !errors.Is(err, ErrNotFinite) || b.reads != 1 {
+			t.Errorf("file=%v: overflowing update = %v after %d reads, want ErrNotFinite after the validation read", inFile, err, b.reads)
+		}
+		if ws.Err() != nil || ws.Count() != 3 {
+			t.Fatalf("file=%v: a validated refusal changed the sum: %v, count %d", inFile, ws.Err(), ws.Count())
+		}
+
+		// A vector that lies about its bound.
+		liar := mk()
+		liar[dim-1] = math.NaN()
+		if err := ws.AddVector("liar", &bounded{oddChunks: liar, claim: 5}, 4); !errors.Is(err, ErrNotFinite) {
+			t.Errorf("file=%v: NaN under a bound of 5 = %v, want ErrNotFinite", inFile, err)
+		}
+		if ws.Err() == nil {
+			t.Errorf("file=%v: the sum is usable after folding part of an update that broke its bound", inFile)
+		}
+	}
+}

@@ -19,6 +19,18 @@ type Vector interface {
 	Chunks(fn func(off int, chunk []float64) error) error
 }
 
+// A BoundedVector is a Vector that knows, without reading its values, that
+// every one of them is finite and at most MaxAbs() in magnitude (the
+// coordinator's spool learns both while it receives an upload). A
+// WeightedSum uses the bound to skip its validation read when no coordinate
+// of the sum can overflow. A vector that breaks this promise cannot corrupt
+// a sum silently: a non-finite coordinate met while folding breaks the sum
+// (see WeightedSum.AddVector), so the round fails.
+type BoundedVector interface {
+	Vector
+	MaxAbs() float64
+}
+
 // Values is a Vector held in memory: one chunk, the slice itself.
 type Values []float64
 

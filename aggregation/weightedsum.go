@@ -32,6 +32,7 @@ type WeightedSum struct {
 	dim        int
 	st         sumState // nil once takeMean has handed over the storage
 	wSum, wErr float64
+	bound      float64 // ≥ every |sum coordinate|: Σ w_k·max|Δ_k|
 	count      int
 	seen       map[string]struct{}
 	broken     error // see AddVector
@@ -69,7 +70,8 @@ func (ws *WeightedSum) Add(client string, delta []float64, weight float64) error
 }
 
 // AddVector is Add with the values read from v, twice: once to validate
-// every coordinate before the state is touched, once to fold. If v fails on
+// every coordinate before the state is touched, once to fold (once only if
+// v is a BoundedVector whose bound rules out an overflow). If v fails on
 // the second read (an I/O error on a spooled upload), or the state cannot be
 // written back (a Scratch), the sum holds part of the update and cannot be
 // repaired: it is then broken, and every later call, Mean and Err return
@@ -87,24 +89,41 @@ func (ws *WeightedSum) AddVector(client string, v Vector, weight float64) error 
 	if math.IsInf(newW, 0) {
 		return updateErr(client, -1, ErrBadWeight, "total weight overflows")
 	}
-	err := ws.windows(v, func(off int, chunk, s, _ []float64) error {
-		for i, x := range chunk {
-			if t := s[i] + weight*x; t-t != 0 { // NaN or ±Inf
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return updateErr(client, off+i, ErrNotFinite, "value %v", x)
-				}
-				return updateErr(client, off+i, ErrNotFinite, "weighted value %v overflows the sum", weight*x)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return asUpdateErr(client, err)
+	// The validation pass reads the sum and the update. It is skipped when
+	// the update's bound shows that no coordinate can overflow: |s_i| ≤
+	// bound, and bound + weight·max|Δ| ≤ MaxFloat64/4 leaves room for the
+	// rounding of every later addition.
+	var maxAbs float64
+	bv, bounded := v.(BoundedVector)
+	if bounded {
+		maxAbs = bv.MaxAbs()
+		bounded = maxAbs >= 0 && ws.bound+weight*maxAbs <= math.MaxFloat64/4 // false for NaN and +Inf
 	}
-	err = ws.windows(v, func(off int, chunk, s, c []float64) error {
+	if !bounded {
+		maxAbs = 0
+		err := ws.windows(v, false, func(off int, chunk, s, _ []float64) error {
+			for i, x := range chunk {
+				if t := s[i] + weight*x; t-t != 0 { // NaN or ±Inf
+					if math.IsNaN(x) || math.IsInf(x, 0) {
+						return updateErr(client, off+i, ErrNotFinite, "value %v", x)
+					}
+					return updateErr(client, off+i, ErrNotFinite, "weighted value %v overflows the sum", weight*x)
+				}
+				maxAbs = max(maxAbs, math.Abs(x))
+			}
+			return nil
+		})
+		if err != nil {
+			return asUpdateErr(client, err)
+		}
+	}
+	err := ws.windows(v, true, func(off int, chunk, s, c []float64) error {
 		for i, x := range chunk {
 			y := weight * x
 			t := s[i] + y
+			if t-t != 0 { // only a vector that broke its bound gets here
+				return updateErr(client, off+i, ErrNotFinite, "value %v is outside the update's announced bound %v", x, maxAbs)
+			}
 			bp := t - s[i]
 			c[i] += (s[i] - (t - bp)) + (y - bp)
 			s[i] = t
@@ -118,19 +137,21 @@ func (ws *WeightedSum) AddVector(client string, v Vector, weight float64) error 
 	var e float64
 	ws.wSum, e = twoSum(ws.wSum, weight)
 	ws.wErr += e
+	ws.bound += weight * maxAbs
 	ws.count++
 	ws.seen[client] = struct{}{}
 	return nil
 }
 
 // windows calls fn with v's values in pieces no longer than the state's
-// window, each with the state's window over the same coordinates.
-func (ws *WeightedSum) windows(v Vector, fn func(off int, chunk, s, c []float64) error) error {
+// window, each with the state's window over the same coordinates (with the
+// compensation terms read only if comp).
+func (ws *WeightedSum) windows(v Vector, comp bool, fn func(off int, chunk, s, c []float64) error) error {
 	w := ws.st.maxWindow()
 	return eachChunk(v, func(off int, chunk []float64) error {
 		for lo := 0; lo < len(chunk); lo += w {
 			part := chunk[lo:min(lo+w, len(chunk))]
-			s, c, err := ws.st.window(off+lo, len(part))
+			s, c, err := ws.st.window(off+lo, len(part), comp)
 			if err != nil {
 				return err
 			}

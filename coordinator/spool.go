@@ -1,9 +1,11 @@
 package coordinator
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 
 	"github.com/cohortfl/cohort/aggregation"
@@ -23,12 +25,13 @@ const spoolMinBytes = 1 << 20
 // reads them back, in chunks, only once the whole upload has arrived and
 // its signature verified.
 //
-// A spool implements aggregation.Vector once complete. It is not safe for
-// concurrent use.
+// A spool implements aggregation.BoundedVector once complete. It is not
+// safe for concurrent use.
 type spool struct {
 	f        *os.File
-	n        int   // values announced
-	written  int64 // bytes written
+	n        int    // values announced
+	written  int64  // bytes written
+	maxBits  uint64 // largest |value| written, as float64 bits (ordered like the values)
 	unlinked bool
 
 	raw  []byte    // read buffer, ChunkValues values
@@ -57,8 +60,22 @@ func (s *spool) write(b []byte) error {
 	if _, err := s.f.Write(b); err != nil {
 		return fmt.Errorf("coordinator: spooling the upload after %d values: %w", s.written/8, err)
 	}
+	for i := 0; i+8 <= len(b); i += 8 {
+		s.maxBits = max(s.maxBits, binary.LittleEndian.Uint64(b[i:])&^(1<<63))
+	}
 	s.written += int64(len(b))
 	return nil
+}
+
+// MaxAbs implements aggregation.BoundedVector: the largest magnitude among
+// the values written, which the caller checked to be finite before writing
+// them (protocol.CheckFloats). It is +Inf (no bound) until the spool is
+// complete.
+func (s *spool) MaxAbs() float64 {
+	if s.written != 8*int64(s.n) {
+		return math.Inf(1)
+	}
+	return math.Float64frombits(s.maxBits)
 }
 
 // Len implements aggregation.Vector.

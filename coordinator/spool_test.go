@@ -34,6 +34,16 @@ func TestSpoolRoundTrip(t *testing.T) {
 		if err := sp.write(b[off:min(off+8*1000, len(b))]); err != nil {
 			t.Fatal(err)
 		}
+		if off == 0 && !math.IsInf(sp.MaxAbs(), 1) {
+			t.Errorf("MaxAbs of an incomplete spool = %v, want +Inf (no bound)", sp.MaxAbs())
+		}
+	}
+	var maxAbs float64
+	for _, x := range v {
+		maxAbs = max(maxAbs, math.Abs(x))
+	}
+	if sp.MaxAbs() != maxAbs {
+		t.Errorf("MaxAbs = %v, want %v", sp.MaxAbs(), maxAbs)
 	}
 	for range 2 {
 		got, err := aggregation.Collect(sp)
