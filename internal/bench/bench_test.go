@@ -84,16 +84,29 @@ func TestQuick(t *testing.T) {
 	if m.GCCycles == 0 {
 		t.Errorf("memory: no gctrace line parsed from the coordinator child")
 	}
-	// The same bound at twice the parameters, and the scaling points are the
-	// ones asked for.
-	if sc := m.Scaling; sc == nil {
-		t.Errorf("memory: no scaling measurement")
+	// The scaling points are the ones asked for, each run holds at least
+	// its model, and the fit describes the points it was fitted to.
+	if sc := m.Scaling; sc == nil || len(sc.Points) != 4 {
+		t.Errorf("memory: scaling = %+v, want 4 points", sc)
 	} else {
-		if sc.DoubleParams != 2*m.Params || sc.FewClients != max(1, m.Clients/10) {
-			t.Errorf("memory scaling measured %d params and %d clients; want %d and %d", sc.DoubleParams, sc.FewClients, 2*m.Params, max(1, m.Clients/10))
+		want := []bench.MemoryPoint{{Params: m.Params / 2, Clients: m.Clients}, {Params: m.Params, Clients: m.Clients},
+			{Params: 2 * m.Params, Clients: m.Clients}, {Params: m.Params, Clients: max(1, m.Clients/10)}}
+		for i, p := range sc.Points {
+			if p.Params != want[i].Params || p.Clients != want[i].Clients {
+				t.Errorf("memory point %d measured %d params and %d clients; want %d and %d", i, p.Params, p.Clients, want[i].Params, want[i].Clients)
+			}
+			if p.PeakRSS-p.IdleRSS < 8*int64(p.Params) {
+				t.Errorf("memory at %d params: peak %d − idle %d < model %d bytes", p.Params, p.PeakRSS, p.IdleRSS, 8*p.Params)
+			}
 		}
-		if sc.DoubleParamsPeakRSS-sc.DoubleParamsIdleRSS < 2*m.ModelBytes {
-			t.Errorf("memory at %d params: peak %d − idle %d < model %d bytes", sc.DoubleParams, sc.DoubleParamsPeakRSS, sc.DoubleParamsIdleRSS, 2*m.ModelBytes)
+		for _, p := range sc.Points[:3] {
+			fit := sc.ConstantBytes + sc.MarginalRatio*8*float64(p.Params)
+			if d := math.Abs(float64(p.PeakRSS-p.IdleRSS) - fit); d > sc.MaxResidualBytes*(1+1e-9)+1 {
+				t.Errorf("memory at %d params is %.0f bytes from the fitted line, more than the reported largest residual %.0f", p.Params, d, sc.MaxResidualBytes)
+			}
+		}
+		if m.TargetBasis != "growth per byte of model" || m.MeetsTarget != (sc.MarginalRatio <= m.Target) {
+			t.Errorf("memory verdict %v on %q; slope %.2f against target %.0f", m.MeetsTarget, m.TargetBasis, sc.MarginalRatio, m.Target)
 		}
 	}
 	checkSecure(t, sec)

@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 func TestGCStats(t *testing.T) {
 	var s gcStats
@@ -29,5 +32,27 @@ func TestWithGCTrace(t *testing.T) {
 		if got := withGCTrace(in); got != want {
 			t.Errorf("withGCTrace(%q) = %q; want %q", in, got, want)
 		}
+	}
+}
+
+// TestFitLine checks the least-squares fit on points with a known line,
+// exactly on it and then with residuals of ±r, whose fitted line is known
+// in closed form.
+func TestFitLine(t *testing.T) {
+	xs := []float64{4e6, 8e6, 16e6}
+	on := []float64{2.5*4e6 + 7e7, 2.5*8e6 + 7e7, 2.5*16e6 + 7e7}
+	k, c, r := fitLine(xs, on)
+	if math.Abs(k-2.5) > 1e-12 || math.Abs(c-7e7) > 1e-3 || r > 1e-3 {
+		t.Errorf("fit of points on y = 2.5x + 7e7: slope %v, intercept %v, residual %v", k, c, r)
+	}
+	// With evenly spaced xs, residuals (+e, −2e, +e) are orthogonal to both
+	// the constant and the centred x, so the fitted line is unchanged and
+	// the largest residual is 2e.
+	xs = []float64{4e6, 8e6, 12e6}
+	const e = 1e6
+	off := []float64{2.5*4e6 + 7e7 + e, 2.5*8e6 + 7e7 - 2*e, 2.5*12e6 + 7e7 + e}
+	k, c, r = fitLine(xs, off)
+	if math.Abs(k-2.5) > 1e-12 || math.Abs(c-7e7) > 1e-3 || math.Abs(r-2*e) > 1e-3 {
+		t.Errorf("fit with residuals (+e, −2e, +e): slope %v, intercept %v, largest residual %v; want 2.5, 7e7, 2e6", k, c, r)
 	}
 }
