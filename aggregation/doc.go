@@ -13,12 +13,29 @@
 // round. Errors are *UpdateError values wrapping the sentinels ErrWrongLength,
 // ErrNotFinite, ErrBadWeight, ErrDuplicate or ErrNoClient; test them with
 // errors.Is. Add never retains Delta; Result never modifies or aliases the
-// global slice given to NewAggregator (the aggregator keeps its own copy).
+// global slice given to NewAggregator, which the caller must not modify while
+// the aggregator is in use (it is read, not copied).
 //
 // The mean-based strategies fold each update into a WeightedSum, a compensated
 // running sum Σ n_k·Δ_k and Σ n_k whose memory is O(dim) however many clients
 // report. Their result does not depend on the arrival order beyond a few ulps
 // (see WeightedSum).
+//
+// # Large models
+//
+// Optional interfaces let a caller keep model-sized data out of memory;
+// the coordinator uses them for models of 1 MiB or more:
+//
+//   - Vector: an update read in chunks, any number of times (from a spool
+//     file), folded with AddVector. A BoundedVector also knows that its
+//     values are finite and bounded, which lets a WeightedSum skip its
+//     validation read when no coordinate can overflow.
+//   - Spiller: the mean aggregators' running state (two model-sized vectors)
+//     moved to a Scratch, typically an unlinked file (NewWeightedSumIn).
+//   - ResultWriter: the next model written into memory the caller provides
+//     (the coordinator's model lives outside the Go heap).
+//
+// Each gives bit-identical results to the in-memory path.
 //
 // # Strategies
 //

@@ -52,9 +52,10 @@ func NewWeightedSum(dim int) *WeightedSum {
 
 // NewWeightedSumIn is NewWeightedSum with the state (16·dim bytes) kept in
 // f, which must be empty, instead of memory; the sum then holds only two
-// 256 KiB buffers. Every Add reads and writes f, so it costs about 40·dim
-// bytes of I/O, which the page cache usually absorbs. An I/O error while
-// folding breaks the sum (see AddVector). The sum never closes f.
+// 256 KiB buffers. Every Add reads and writes f, about 32·dim bytes of I/O
+// (40·dim when it must validate first), which the page cache usually
+// absorbs. An I/O error while folding breaks the sum (see AddVector). The
+// sum never closes f.
 func NewWeightedSumIn(dim int, f Scratch) *WeightedSum {
 	n := max(dim, 0)
 	return &WeightedSum{dim: dim, st: newFileState(f, n), seen: make(map[string]struct{})}
