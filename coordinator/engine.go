@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -134,7 +133,7 @@ type activeRun struct {
 	cosign *cosignState      // publication: co-signatures being collected
 	blobs  map[string][]byte // task payloads of the open phase, by name
 
-	scratch *os.File // the fit phase's running sum, for large models (scratch.go)
+	scratch *scratchFile // the fit phase's running sum, for large models (scratch.go)
 }
 
 // NewEngine validates o and returns an Engine.

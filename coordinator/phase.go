@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"time"
 
@@ -68,7 +67,7 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, o phaseOpts) (sto
 		return rec, err
 	}
 
-	var scratch *os.File
+	var scratch *scratchFile
 	if phase == PhaseFit && !ar.secure() {
 		if scratch, err = e.newScratch(len(ar.global)); err != nil {
 			return rec, err

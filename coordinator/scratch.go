@@ -15,9 +15,15 @@ import (
 // so a crash leaves nothing behind, and it is closed when the phase's sum is
 // consumed or abandoned.
 
-// newScratch returns an unlinked scratch file for the running sum of a
-// dim-parameter model, or nil if the model is small enough to sum in memory.
-func (e *Engine) newScratch(dim int) (*os.File, error) {
+// scratchFile is a round's scratch file.
+type scratchFile struct {
+	*os.File
+	linked bool // removing it while open failed (Windows): close removes it
+}
+
+// newScratch returns a scratch file for the running sum of a dim-parameter
+// model, or nil if the model is small enough to sum in memory.
+func (e *Engine) newScratch(dim int) (*scratchFile, error) {
 	if 8*dim < spoolMinBytes {
 		return nil, nil
 	}
@@ -25,15 +31,20 @@ func (e *Engine) newScratch(dim int) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: creating the scratch file for the round's running sum: %w", err)
 	}
-	if err := os.Remove(f.Name()); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("coordinator: unlinking the scratch file %s: %w", f.Name(), err)
+	// POSIX keeps an unlinked file's data until it is closed.
+	return &scratchFile{File: f, linked: os.Remove(f.Name()) != nil}, nil
+}
+
+// close closes the file, and removes it if it could not be unlinked.
+func (s *scratchFile) close() {
+	_ = s.Close() // scratch: nothing to flush or keep
+	if s.linked {
+		_ = os.Remove(s.Name())
 	}
-	return f, nil
 }
 
 // newSum returns the weighted sum of a phase, in f if it is not nil.
-func newSum(dim int, f *os.File) *aggregation.WeightedSum {
+func newSum(dim int, f *scratchFile) *aggregation.WeightedSum {
 	if f == nil {
 		return aggregation.NewWeightedSum(dim)
 	}
@@ -44,7 +55,7 @@ func newSum(dim int, f *os.File) *aggregation.WeightedSum {
 // (or own ar alone), and drop the sum that used it at the same time.
 func (ar *activeRun) dropScratch() {
 	if ar.scratch != nil {
-		_ = ar.scratch.Close() // unlinked: nothing to flush or keep
+		ar.scratch.close()
 		ar.scratch = nil
 	}
 }
