@@ -43,7 +43,7 @@ func (a *meanAggregator) weightedSum() *WeightedSum {
 // Spill implements Spiller.
 func (a *meanAggregator) Spill(s Scratch) error {
 	if a.sum != nil || a.result != nil || a.written {
-		return errors.New("aggregation: Spill after the first Add")
+		return errors.New("aggregation: Spill after the first Add or the result")
 	}
 	a.sum = NewWeightedSumIn(len(a.global), s)
 	return nil
@@ -58,7 +58,8 @@ func (a *meanAggregator) Add(u Update) error {
 	return a.weightedSum().Add(u.Client, u.Delta, float64(u.NumExamples))
 }
 
-// AddVector is Add for an update read from v (twice; it is not retained).
+// AddVector is Add for an update read from v (once or twice, see
+// WeightedSum.AddVector; it is not retained).
 func (a *meanAggregator) AddVector(client string, v Vector, numExamples int64) error {
 	if a.result != nil || a.written {
 		return updateErr(client, -1, ErrClosed, "")

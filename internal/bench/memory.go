@@ -131,7 +131,8 @@ type MemoryResult struct {
 	ModelBytes int64 `json:"model_bytes"` // 8 bytes per parameter
 	// PeakRSSBytes is the high-water mark of the coordinator's resident set
 	// during the run; IdleRSSBytes that of a coordinator started the same way
-	// with no run (the constant: runtime, gRPC, SQLite, TLS).
+	// with no run and no site connected (the baseline: runtime, gRPC,
+	// SQLite, TLS).
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 	IdleRSSBytes int64 `json:"idle_rss_bytes"`
 	// Ratio is (PeakRSSBytes − IdleRSSBytes) / ModelBytes. It counts the
