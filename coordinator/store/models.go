@@ -27,8 +27,9 @@ type ModelVersion struct {
 	CreatedAt time.Time
 }
 
-// maxParams bounds a model so that its BLOB stays well below SQLite's
-// default 1 GB limit.
+// maxParams bounds a model at 64M parameters (512 MB). Chunked rows no
+// longer need it to fit SQLite's 1 GB BLOB limit; it still caps what a
+// damaged num_params can make a read allocate.
 const maxParams = 64 << 20
 
 // EncodeParams returns the little-endian float64 encoding the store keeps.
@@ -102,8 +103,8 @@ func insertModel(ctx context.Context, tx *sql.Tx, runID string, mv ModelVersion)
 // chunkBytes is the size of every model_chunks row but a model's last.
 const chunkBytes = 8 << 15
 
-// GetModel returns a model version with its parameters, after checking the
-// BLOB against the stored SHA-256 (an error wrapping ErrCorrupt if it does
+// GetModel returns a model version with its parameters, after checking
+// them against the stored SHA-256 (an error wrapping ErrCorrupt if it does
 // not match) and ErrNotFound if there is no such version.
 func (d *DB) GetModel(ctx context.Context, runID string, version int) (ModelVersion, error) {
 	mv, err := d.readModel(ctx, `
