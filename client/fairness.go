@@ -57,6 +57,7 @@ func (t *ModelTrainer) SetProtected(train, eval map[string][]string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.protTrain, t.protEval, t.keyCache = train, eval, nil
+	t.protGen++
 	return nil
 }
 
@@ -101,7 +102,7 @@ func (t *ModelTrainer) keys(spec fairness.Spec, eval bool) ([]string, error) {
 		t.mu.Unlock()
 		return k, nil
 	}
-	prot, n, split := t.protTrain, t.train.N, "training "
+	prot, n, split, gen := t.protTrain, t.train.N, "training ", t.protGen
 	if eval {
 		prot, n, split = t.protEval, t.eval.N, "held-out "
 	}
@@ -111,11 +112,14 @@ func (t *ModelTrainer) keys(spec fairness.Spec, eval bool) ([]string, error) {
 		return nil, err
 	}
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	if gen != t.protGen {
+		return k, nil // SetProtected ran meanwhile: k is of the old values, not to be cached
+	}
 	if t.keyCache == nil {
 		t.keyCache = map[string][]string{}
 	}
 	t.keyCache[ck] = k
-	t.mu.Unlock()
 	return k, nil
 }
 

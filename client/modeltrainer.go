@@ -43,6 +43,7 @@ type ModelTrainer struct {
 
 	protTrain, protEval map[string][]string // protected values by attribute (SetProtected)
 	keyCache            map[string][]string // partition keys by split and spec (keys)
+	protGen             uint64              // counts SetProtected calls, so keys never caches stale keys
 }
 
 // NewModelTrainer returns a Trainer over the site's training and held-out
