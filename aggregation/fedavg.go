@@ -69,8 +69,8 @@ func (a *meanAggregator) AddVector(client string, v Vector, numExamples int64) e
 
 // meanApplierInPlace is implemented by strategies that can write the next
 // global model over the mean delta's storage (FedAvg and FedProx), which
-// meanAggregator owns once the sum is taken. It has ApplyMean's contract,
-// and on error meanDelta is unchanged.
+// meanAggregator owns once the sum is taken. It has ApplyMean's contract;
+// on error meanDelta's contents are unspecified (no caller reads them).
 type meanApplierInPlace interface {
 	applyMeanInPlace(round int, global, meanDelta []float64) ([]float64, error)
 }
@@ -107,9 +107,9 @@ func (a *meanAggregator) apply(mean []float64) ([]float64, error) {
 	return a.strategy.ApplyMean(a.round, a.global, mean)
 }
 
-// ResultTo implements ResultWriter. With the sum in a Scratch, the mean is
-// read into dst and FedAvg writes the next model over it, so no
-// model-sized slice is allocated at all.
+// ResultTo implements ResultWriter. The mean is computed into dst and
+// FedAvg writes the next model over it, so no model-sized slice is
+// allocated at all.
 func (a *meanAggregator) ResultTo(dst []float64) error {
 	if a.result != nil || a.written {
 		return fmt.Errorf("aggregation: the result was already taken: %w", ErrClosed)
@@ -117,21 +117,10 @@ func (a *meanAggregator) ResultTo(dst []float64) error {
 	if len(dst) != len(a.global) {
 		return fmt.Errorf("aggregation: result buffer has %d values, the model %d: %w", len(dst), len(a.global), ErrWrongLength)
 	}
-	ws := a.weightedSum()
-	var mean []float64
-	if _, inFile := ws.st.(*fileState); inFile {
-		if err := ws.takeMeanInto(dst); err != nil {
-			return err
-		}
-		mean = dst
-	} else {
-		m, err := ws.takeMean()
-		if err != nil {
-			return err
-		}
-		mean = m
+	if err := a.weightedSum().takeMeanInto(dst); err != nil {
+		return err
 	}
-	out, err := a.apply(mean)
+	out, err := a.apply(dst)
 	if err != nil {
 		return err
 	}
@@ -158,7 +147,8 @@ func (s *fedAvg) Name() string { return s.name }
 // ConfigureFit asks clients for the proximal term μ (0 for plain FedAvg).
 func (s *fedAvg) ConfigureFit(int) FitConfig { return FitConfig{ProximalMu: s.mu} }
 
-// NewAggregator returns a streaming aggregator; it copies global.
+// NewAggregator returns a streaming aggregator; it reads global, never
+// copies or writes it.
 func (s *fedAvg) NewAggregator(round int, global []float64) Aggregator {
 	return newMeanAggregator(s, round, global)
 }
@@ -170,19 +160,17 @@ func (s *fedAvg) ApplyMean(round int, global, meanDelta []float64) ([]float64, e
 	return s.applyMeanInPlace(round, global, clone(meanDelta))
 }
 
-// applyMeanInPlace is ApplyMean writing global + η·meanDelta over meanDelta.
-// Every coordinate is checked first, so an error leaves meanDelta as it was.
+// applyMeanInPlace is ApplyMean writing global + η·meanDelta over meanDelta
+// (whose contents are unspecified on error).
 func (s *fedAvg) applyMeanInPlace(_ int, global, meanDelta []float64) ([]float64, error) {
 	if err := checkMean(s.name, global, meanDelta); err != nil {
 		return nil, err
 	}
 	for i, g := range global {
-		if v := g + s.lr*meanDelta[i]; math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("aggregation: %s: next global coordinate %d is %v: %w", s.name, i, v, ErrNotFinite)
-		}
-	}
-	for i, g := range global {
 		meanDelta[i] = g + s.lr*meanDelta[i]
+	}
+	if err := checkResult(s.name, meanDelta); err != nil {
+		return nil, err
 	}
 	return meanDelta, nil
 }

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"unsafe"
+
+	"github.com/cohortfl/cohort/internal/offheap"
 )
 
 // A Scratch is storage outside memory for an aggregator's running state
@@ -99,10 +100,10 @@ func (fs *fileState) window(off, n int, comp bool) ([]float64, []float64, error)
 }
 
 func (fs *fileState) put(off int, s, c []float64) error {
-	if _, err := fs.f.WriteAt(floatBytes(s), 8*int64(off)); err != nil {
+	if _, err := fs.f.WriteAt(offheap.Bytes(s), 8*int64(off)); err != nil {
 		return fmt.Errorf("aggregation: writing the running sum at coordinate %d: %w", off, err)
 	}
-	if _, err := fs.f.WriteAt(floatBytes(c), 8*int64(fs.dim+off)); err != nil {
+	if _, err := fs.f.WriteAt(offheap.Bytes(c), 8*int64(fs.dim+off)); err != nil {
 		return fmt.Errorf("aggregation: writing the running sum at coordinate %d: %w", off, err)
 	}
 	return nil
@@ -111,21 +112,13 @@ func (fs *fileState) put(off int, s, c []float64) error {
 // readFloats fills p from f at byte offset at; what lies past the end of
 // f reads as zeros (never written yet).
 func readFloats(f Scratch, p []float64, at int64) error {
-	b := floatBytes(p)
+	b := offheap.Bytes(p)
 	n, err := f.ReadAt(b, at)
 	if errors.Is(err, io.EOF) {
 		clear(b[n:])
 		return nil
 	}
 	return err
-}
-
-// floatBytes views p's memory as bytes (the scratch file's native layout).
-func floatBytes(p []float64) []byte {
-	if len(p) == 0 {
-		return nil
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(p))), 8*len(p))
 }
 
 // eachWindow calls fn for consecutive windows of st covering [0, dim).

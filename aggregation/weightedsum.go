@@ -228,9 +228,6 @@ func (ws *WeightedSum) takeMean() ([]float64, error) {
 		}
 		return out, err
 	}
-	if err := ws.meanReady(); err != nil {
-		return nil, err
-	}
 	w := ws.TotalWeight()
 	for i := range m.sum { // check first, so an error leaves the sum intact
 		if v := (m.sum[i] + m.comp[i]) / w; math.IsInf(v, 0) || math.IsNaN(v) {

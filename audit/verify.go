@@ -110,15 +110,25 @@ type Report struct {
 var ErrTampered = errors.New("audit: log fails verification")
 
 // Err returns nil if r.OK, else an error wrapping ErrTampered that
-// summarises the first problems.
+// summarises the first problems (see Summary).
 func (r Report) Err() error {
 	if r.OK {
 		return nil
 	}
+	return fmt.Errorf("%w: %s", ErrTampered, r.Summary())
+}
+
+// summaryProblems is how many problems Summary names.
+const summaryProblems = 3
+
+// Summary names the first three problems, separated by "; ", and counts
+// the rest (Omitted included) as "; and N more" if there are more than
+// three; it is empty if there are none.
+func (r Report) Summary() string {
 	var b strings.Builder
 	for i, p := range r.Problems {
-		if i == 3 {
-			fmt.Fprintf(&b, "; and %d more", len(r.Problems)-3+r.Omitted)
+		if i == summaryProblems {
+			fmt.Fprintf(&b, "; and %d more", len(r.Problems)-summaryProblems+r.Omitted)
 			break
 		}
 		if i > 0 {
@@ -126,7 +136,7 @@ func (r Report) Err() error {
 		}
 		b.WriteString(p.String())
 	}
-	return fmt.Errorf("%w: %s", ErrTampered, b.String())
+	return b.String()
 }
 
 func (r *Report) add(seq int64, kind, format string, args ...any) {

@@ -89,11 +89,7 @@ func (x *Executor) Execute(ctx context.Context, t Task, params func() ([]float64
 		}
 		b, err := x.sec.decrypt(t.RunID, c.SecAggEpoch, in)
 		if errors.Is(err, secagg.ErrRefused) {
-			log := x.Logger
-			if log == nil {
-				log = slog.Default()
-			}
-			log.Warn("refused to help decrypt: the request is not a sum of enough distinct signed contributions",
+			x.logger().Warn("refused to help decrypt: the request is not a sum of enough distinct signed contributions",
 				"site", x.name, "run", t.RunID, "round", t.Round, "err", err)
 		}
 		return Result{Sealed: b}, err

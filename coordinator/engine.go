@@ -133,7 +133,7 @@ type activeRun struct {
 	cosign *cosignState      // publication: co-signatures being collected
 	blobs  map[string][]byte // task payloads of the open phase, by name
 
-	scratch *scratchFile // the fit phase's running sum, for large models (scratch.go)
+	scratch *tempFile // the fit phase's running sum, for large models (scratch.go)
 }
 
 // NewEngine validates o and returns an Engine.
@@ -243,8 +243,7 @@ func (e *Engine) openRun(ctx context.Context, cfg RunConfig) (*activeRun, int, e
 			return nil, 0, err
 		}
 		e.log.Info("resuming run", "run", cfg.RunID, "after_round", latest.Round, "model_version", latest.Version)
-		// global is the store's heap copy until the run is shared.
-		ar := &activeRun{cfg: stored, strategy: strat, global: latest.Params, version: latest.Version, wake: make(chan struct{}, 1)}
+		ar := &activeRun{cfg: stored, strategy: strat, wake: make(chan struct{}, 1)}
 		if ar.secure() {
 			if ar.sec, err = restoreSecure(stored); err != nil {
 				return nil, 0, err
@@ -545,12 +544,7 @@ func (e *Engine) playRound(ctx context.Context, ar *activeRun, r int) (RoundRepo
 				return RoundReport{}, fmt.Errorf("coordinator: recording metrics of round %d: %w", r, err)
 			}
 		}
-		accepted := 0
-		for _, p := range rec.Participants {
-			if p.Status == "accepted" {
-				accepted++
-			}
-		}
+		accepted := len(acceptedSites(rec))
 		return RoundReport{Round: r, Attempt: attempt, Accepted: accepted, Selected: len(rec.Participants),
 			Metrics: metrics, Duration: e.o.Now().Sub(began), EvalSeconds: evalSeconds}, nil
 	}
@@ -594,10 +588,7 @@ func (e *Engine) evaluatePhase(ctx context.Context, ar *activeRun, r, attempt, e
 		if err != nil {
 			return evalOutcome{}, err
 		}
-		nc := 3 // N, Σloss, correct; binary models add the two score histograms
-		if ar.cfg.Classes == 2 {
-			nc += 2 * EvalBins
-		}
+		nc := secwire.CountsLen(ar.cfg.Classes == 2, EvalBins)
 		if nExtra > 0 {
 			if extra, err = secwire.JoinWide(sum[min(nc, len(sum)):], ar.sec.params.Encoding().ClipBound); err != nil {
 				return evalOutcome{}, err

@@ -67,12 +67,19 @@ func (s *scripted) Dispatch(site string, t Task) error {
 
 func newTestEngine(t *testing.T, d *scripted) (*Engine, *store.DB) {
 	t.Helper()
+	return newTestEngineWith(t, d, Options{})
+}
+
+// newTestEngineWith is newTestEngine with o's other options.
+func newTestEngineWith(t *testing.T, d *scripted, o Options) (*Engine, *store.DB) {
+	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "e.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e, err := NewEngine(Options{Store: db, Dispatcher: d})
+	o.Store, o.Dispatcher = db, d
+	e, err := NewEngine(o)
 	if err != nil {
 		t.Fatal(err)
 	}

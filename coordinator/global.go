@@ -17,9 +17,9 @@ import (
 // holdGlobal makes a copy of p, at the given version, the run's model.
 // Callers hold e.mu once the run is shared.
 func (ar *activeRun) holdGlobal(p []float64, version int) error {
-	f, err := offheap.Copy(p)
+	f, err := holdParams(p)
 	if err != nil {
-		return fmt.Errorf("coordinator: holding the global model: %w", err)
+		return err
 	}
 	ar.setGlobal(f, version)
 	return nil
@@ -61,12 +61,12 @@ func aggregateResult(agg aggregation.Aggregator, dim int) (*offheap.Floats, erro
 	return holdParams(p)
 }
 
-// holdParams copies a next global model computed on the heap into a held
+// holdParams copies a global model computed on the heap into a held
 // vector.
 func holdParams(p []float64) (*offheap.Floats, error) {
 	f, err := offheap.Copy(p)
 	if err != nil {
-		return nil, fmt.Errorf("coordinator: holding the next global model: %w", err)
+		return nil, fmt.Errorf("coordinator: holding a global model: %w", err)
 	}
 	return f, nil
 }

@@ -67,7 +67,7 @@ func (e *Engine) playPhase(ctx context.Context, ar *activeRun, o phaseOpts) (sto
 		return rec, err
 	}
 
-	var scratch *scratchFile
+	var scratch *tempFile
 	if phase == PhaseFit && !ar.secure() {
 		if scratch, err = e.newScratch(len(ar.global)); err != nil {
 			return rec, err
@@ -185,12 +185,7 @@ wait:
 	slots := round.Slots()
 	e.mu.Unlock()
 	rec.EndedAt = e.o.Now()
-	announced := map[string]int64{} // example counts the sites announced when they connected
-	if sl, ok := e.o.Dispatcher.(SiteLister); ok {
-		for _, st := range sl.Sites() {
-			announced[st.Name] = st.NumExamples
-		}
-	}
+	announced := e.announcedExamples()
 	for _, s := range slots {
 		rec.Participants = append(rec.Participants, store.Participant{Client: s.Site, Status: s.State.String(), Reason: s.Reason,
 			NumExamples: announced[s.Site]})
@@ -250,19 +245,16 @@ func (e *Engine) fitRound(ctx context.Context, ar *activeRun, r, attempt int) (s
 		}
 	case cfg.DP.clientDP() != nil:
 		e.mu.Lock()
-		if err := ar.dp.sum.Err(); err != nil {
-			e.mu.Unlock()
-			return rec, nil, 0, fmt.Errorf("coordinator: aggregating round %d: %w", r, err)
+		s, err := ar.dp.sum.Sum() // fails if the sum is broken (Err) or unreadable
+		if err == nil {
+			sum = append(s, ar.dp.sum.TotalWeight(), ar.trainLoss, ar.dp.unclip)
 		}
-		s, err := ar.dp.sum.Sum()
-		if err != nil {
-			e.mu.Unlock()
-			return rec, nil, 0, fmt.Errorf("coordinator: aggregating round %d: %w", r, err)
-		}
-		sum = append(s, ar.dp.sum.TotalWeight(), ar.trainLoss, ar.dp.unclip)
 		ar.dp.sum, ar.dp.unclip = nil, 0
 		ar.dropScratch()
 		e.mu.Unlock()
+		if err != nil {
+			return rec, nil, 0, fmt.Errorf("coordinator: aggregating round %d: %w", r, err)
+		}
 	default:
 		e.mu.Lock()
 		defer e.mu.Unlock()

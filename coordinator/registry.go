@@ -182,10 +182,8 @@ func (e *Engine) participants(ctx context.Context, runID string) ([]string, erro
 		if r.Status != "committed" {
 			continue
 		}
-		for _, p := range r.Participants {
-			if p.Status == "accepted" {
-				seen[p.Client] = true
-			}
+		for _, site := range acceptedSites(r) {
+			seen[site] = true
 		}
 	}
 	out := make([]string, 0, len(seen))
@@ -227,12 +225,7 @@ func (e *Engine) card(ctx context.Context, ar *activeRun, res RunResult, pub *Pu
 	if spec := cfg.fairSpec(); spec != nil {
 		card.Data.ProtectedAttributes = spec.Names()
 	}
-	counts := map[string]int64{}
-	if sl, ok := e.o.Dispatcher.(SiteLister); ok {
-		for _, s := range sl.Sites() {
-			counts[s.Name] = s.NumExamples
-		}
-	}
+	counts := e.announcedExamples()
 	for _, s := range sites {
 		card.Sites = append(card.Sites, registry.Site{Name: s, Examples: counts[s]})
 	}

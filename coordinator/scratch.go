@@ -1,7 +1,9 @@
 package coordinator
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/cohortfl/cohort/aggregation"
@@ -15,36 +17,50 @@ import (
 // so a crash leaves nothing behind, and it is closed when the phase's sum is
 // consumed or abandoned.
 
-// scratchFile is a round's scratch file.
-type scratchFile struct {
-	*os.File
-	linked bool // removing it while open failed (Windows): close removes it
-}
-
 // newScratch returns a scratch file for the running sum of a dim-parameter
 // model, or nil if the model is small enough to sum in memory.
-func (e *Engine) newScratch(dim int) (*scratchFile, error) {
+func (e *Engine) newScratch(dim int) (*tempFile, error) {
 	if 8*dim < spoolMinBytes {
 		return nil, nil
 	}
-	f, err := os.CreateTemp(e.o.ScratchDir, "cohort-sum-*")
+	f, err := createTemp(e.o.ScratchDir, "cohort-sum-*")
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: creating the scratch file for the round's running sum: %w", err)
 	}
-	// POSIX keeps an unlinked file's data until it is closed.
-	return &scratchFile{File: f, linked: os.Remove(f.Name()) != nil}, nil
+	return f, nil
 }
 
-// close closes the file, and removes it if it could not be unlinked.
-func (s *scratchFile) close() {
-	_ = s.Close() // scratch: nothing to flush or keep
-	if s.linked {
-		_ = os.Remove(s.Name())
+// createTemp creates a temporary file in dir ("" is the system's temporary
+// directory) and unlinks it at once: POSIX keeps an unlinked file's data
+// until it is closed, and a crash leaves nothing behind. Where an open file
+// cannot be removed (Windows), Close removes it.
+func createTemp(dir, pattern string) (*tempFile, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
 	}
+	return &tempFile{File: f, linked: os.Remove(f.Name()) != nil}, nil
+}
+
+// tempFile is a file made by createTemp.
+type tempFile struct {
+	*os.File
+	linked bool // still has a name: Close removes it
+}
+
+// Close closes the file, and removes it if it could not be unlinked.
+func (t *tempFile) Close() error {
+	err := t.File.Close()
+	if t.linked {
+		if rerr := os.Remove(t.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return err
 }
 
 // newSum returns the weighted sum of a phase, in f if it is not nil.
-func newSum(dim int, f *scratchFile) *aggregation.WeightedSum {
+func newSum(dim int, f *tempFile) *aggregation.WeightedSum {
 	if f == nil {
 		return aggregation.NewWeightedSum(dim)
 	}
@@ -55,7 +71,7 @@ func newSum(dim int, f *scratchFile) *aggregation.WeightedSum {
 // (or own ar alone), and drop the sum that used it at the same time.
 func (ar *activeRun) dropScratch() {
 	if ar.scratch != nil {
-		ar.scratch.close()
+		_ = ar.scratch.Close() // scratch: nothing to flush or keep
 		ar.scratch = nil
 	}
 }

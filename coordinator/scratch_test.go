@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/model"
 )
 
@@ -68,16 +67,7 @@ func TestScratchSum(t *testing.T) {
 func runScratch(t *testing.T, dir string, features int, dp bool) (RunResult, error) {
 	t.Helper()
 	d := &scripted{sites: []string{"a", "b"}, acc: func(int) float64 { return 0.5 }}
-	db, err := store.Open(filepath.Join(t.TempDir(), "e.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	e, err := NewEngine(Options{Store: db, Dispatcher: d, ScratchDir: dir, Noise: func() float64 { return 0.5 }, ReproducibleSampling: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.e = e
+	e, _ := newTestEngineWith(t, d, Options{ScratchDir: dir, Noise: func() float64 { return 0.5 }, ReproducibleSampling: true})
 	cfg := testConfig("scratch")
 	cfg.Features, cfg.Rounds, cfg.MaxRetries = features, 2, 0
 	if dp {

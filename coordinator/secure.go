@@ -385,10 +385,7 @@ func (ar *activeRun) sealedDim() int {
 		return ar.fitDim()
 	case PhaseEvaluate:
 		extra := secwire.Limbs * len(ar.evalExtra) // fairness and explanation sums, in limbs
-		if ar.cfg.Classes == 2 {
-			return 3 + 2*EvalBins + extra
-		}
-		return 3 + extra
+		return secwire.CountsLen(ar.cfg.Classes == 2, EvalBins) + extra
 	case PhaseStatistics:
 		if ar.cfg.Features == 0 {
 			return 0

@@ -2,11 +2,8 @@ package coordinator
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 
 	"github.com/cohortfl/cohort/aggregation"
 	"github.com/cohortfl/cohort/internal/protocol"
@@ -28,11 +25,10 @@ const spoolMinBytes = 1 << 20
 // A spool implements aggregation.BoundedVector once complete. It is not
 // safe for concurrent use.
 type spool struct {
-	f        *os.File
-	n        int    // values announced
-	written  int64  // bytes written
-	maxBits  uint64 // largest |value| written, as float64 bits (ordered like the values)
-	unlinked bool
+	f       *tempFile
+	n       int    // values announced
+	written int64  // bytes written
+	maxBits uint64 // largest |value| written, as float64 bits (ordered like the values)
 
 	raw  []byte    // read buffer, ChunkValues values
 	vals []float64 // decoded chunk
@@ -41,15 +37,11 @@ type spool struct {
 // newSpool creates a spool for n values in dir ("" is the system's
 // temporary directory).
 func newSpool(dir string, n int) (*spool, error) {
-	f, err := os.CreateTemp(dir, "cohort-upload-*")
+	f, err := createTemp(dir, "cohort-upload-*")
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: creating a spool file for an upload: %w", err)
 	}
-	s := &spool{f: f, n: n}
-	// POSIX keeps an unlinked file's data until it is closed; where removing
-	// an open file fails (Windows), Close removes it.
-	s.unlinked = os.Remove(f.Name()) == nil
-	return s, nil
+	return &spool{f: f, n: n}, nil
 }
 
 // write appends one chunk's wire bytes (little-endian float64s).
@@ -108,12 +100,4 @@ func (s *spool) Chunks(fn func(off int, chunk []float64) error) error {
 
 // Close releases the file (and removes it if it could not be unlinked when
 // created).
-func (s *spool) Close() error {
-	err := s.f.Close()
-	if !s.unlinked {
-		if rerr := os.Remove(s.f.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			err = errors.Join(err, rerr)
-		}
-	}
-	return err
-}
+func (s *spool) Close() error { return s.f.Close() }

@@ -67,12 +67,7 @@ func (e *Engine) commitRound(ctx context.Context, ar *activeRun, rec store.Round
 
 // commitEvent is the audit event of a committed round.
 func (e *Engine) commitEvent(rec store.RoundRecord, mv store.ModelVersion) audit.Event {
-	accepted := []string{}
-	for _, p := range rec.Participants {
-		if p.Status == "accepted" {
-			accepted = append(accepted, p.Client)
-		}
-	}
+	accepted := acceptedSites(rec)
 	d, _ := json.Marshal(map[string]any{"attempt": rec.Attempt, "model_version": mv.Version,
 		"params_sha256": hexDigest(protocol.ValuesSHA256(mv.Params)), "accepted": accepted})
 	return audit.Event{Kind: audit.KindRoundCommitted, RunID: rec.RunID, Round: rec.Round, Actor: audit.ActorCoordinator,
@@ -102,4 +97,28 @@ func (e *Engine) restoreStrategy(ctx context.Context, ar *activeRun, r int) erro
 // countsFromSum decodes a decrypted evaluation sum.
 func countsFromSum(sum []float64) (model.Counts, error) {
 	return secwire.CountsFromVector(sum, EvalBins)
+}
+
+// acceptedSites lists the sites whose results a round accepted, in the
+// record's order (never nil).
+func acceptedSites(rec store.RoundRecord) []string {
+	accepted := []string{}
+	for _, p := range rec.Participants {
+		if p.Status == "accepted" {
+			accepted = append(accepted, p.Client)
+		}
+	}
+	return accepted
+}
+
+// announcedExamples returns the example counts the connected sites announced
+// when they connected (empty if the dispatcher does not list sites).
+func (e *Engine) announcedExamples() map[string]int64 {
+	counts := map[string]int64{}
+	if sl, ok := e.o.Dispatcher.(SiteLister); ok {
+		for _, s := range sl.Sites() {
+			counts[s.Name] = s.NumExamples
+		}
+	}
+	return counts
 }

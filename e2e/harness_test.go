@@ -244,14 +244,22 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// writeRunConfig writes a coordinator run configuration and returns its path.
+// writeRunConfig writes a coordinator run configuration to dir/run.json and
+// returns its path.
 func writeRunConfig(t *testing.T, dir string, cfg map[string]any) string {
+	t.Helper()
+	return writeRunConfigFile(t, dir, "run.json", cfg)
+}
+
+// writeRunConfigFile writes a coordinator run configuration to dir/name and
+// returns its path.
+func writeRunConfigFile(t *testing.T, dir, name string, cfg map[string]any) string {
 	t.Helper()
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "run.json")
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}

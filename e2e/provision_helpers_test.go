@@ -200,20 +200,6 @@ func mustContain(t *testing.T, what, s string, want ...string) {
 	}
 }
 
-// writeRunFile writes a run configuration to dir/RUN_ID.json.
-func writeRunFile(t *testing.T, dir string, cfg map[string]any) string {
-	t.Helper()
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, cfg["run_id"].(string)+".json")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // quickRun is a short plaintext run that needs minClients sites.
 func quickRun(id string, rounds, minClients int) map[string]any {
 	return map[string]any{"run_id": id, "rounds": rounds, "min_clients": minClients, "start_sites": minClients,

@@ -29,7 +29,7 @@ func TestProvisionSiteAddedLaterJoinsNextRun(t *testing.T) {
 	b := startSite(t, p, "site-b", c.addr, "2/3")
 	waitSitesCLI(t, p, "alice", c.addr, []string{"site-a", "site-b"}, 30*time.Second, c.proc, a, b)
 
-	first := writeRunFile(t, dir, quickRun("before", 2, 2))
+	first := writeRunConfigFile(t, dir, "before.json", quickRun("before", 2, 2))
 	out, errOut, code := p.asUser(t, "alice", c.addr, "runs", "start", first)
 	if code != 0 {
 		t.Fatalf("runs start (admin): exit %d\n%s", code, errOut)
@@ -62,7 +62,7 @@ func TestProvisionSiteAddedLaterJoinsNextRun(t *testing.T) {
 
 	cs := startSite(t, p, "site-c", c.addr, "3/3")
 	waitSitesCLI(t, p, "alice", c.addr, []string{"site-a", "site-b", "site-c"}, 30*time.Second, c.proc, cs)
-	second := writeRunFile(t, dir, quickRun("after", 2, 3))
+	second := writeRunConfigFile(t, dir, "after.json", quickRun("after", 2, 3))
 	if _, errOut, code := p.asUser(t, "alice", c.addr, "runs", "start", second); code != 0 {
 		t.Fatalf("runs start after: exit %d\n%s", code, errOut)
 	}
@@ -136,7 +136,7 @@ func TestProvisionRevokedSiteRefused(t *testing.T) {
 		t.Fatalf("coordinator exited (code %d) after a revocation", exitCode(c.err))
 	}
 	waitSitesCLI(t, p, "alice", c.addr, []string{"site-a", "site-b"}, 10*time.Second, c.proc)
-	run := writeRunFile(t, dir, quickRun("without-c", 2, 2))
+	run := writeRunConfigFile(t, dir, "without-c.json", quickRun("without-c", 2, 2))
 	if _, errOut, code := p.asUser(t, "alice", c.addr, "runs", "start", run); code != 0 {
 		t.Fatalf("runs start: exit %d\n%s", code, errOut)
 	}
@@ -216,7 +216,7 @@ func TestProvisionAuditorReadOnly(t *testing.T) {
 	b := startSite(t, p, "site-b", c.addr, "2/2")
 	waitSitesCLI(t, p, "carol", c.addr, []string{"site-a", "site-b"}, 30*time.Second, c.proc, a, b)
 
-	run := writeRunFile(t, dir, quickRun("audited", 2, 2))
+	run := writeRunConfigFile(t, dir, "audited.json", quickRun("audited", 2, 2))
 	_, errOut, code := p.asUser(t, "carol", c.addr, "runs", "start", run)
 	if code == 0 {
 		t.Fatal("an auditor started a run")

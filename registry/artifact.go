@@ -128,8 +128,9 @@ func seal(card *Card, params []float64, s *Signer, cosigs []CoSignature, check b
 	if err := card.CheckParams(params); err != nil {
 		return nil, err
 	}
-	enc := EncodeParams(params)
-	return sealHash(card, enc, sha256.Sum256(enc), s, cosigs, check)
+	// CheckParams has established that params hash to card.ParamsSHA256,
+	// which sealHash uses: they are not hashed a second time.
+	return sealHash(card, EncodeParams(params), s, cosigs, check)
 }
 
 // SealDetached is Seal for a card already bound to its parameters
@@ -139,16 +140,15 @@ func seal(card *Card, params []float64, s *Signer, cosigs []CoSignature, check b
 // the model version and re-forms the artifact file with AttachParams. A
 // publishing coordinator thus never holds a second copy of the model.
 func SealDetached(card *Card, s *Signer, cosigs []CoSignature) (*Artifact, error) {
-	ph, err := hex.DecodeString(card.ParamsSHA256)
-	if err != nil || len(ph) != sha256.Size {
+	if ph, err := hex.DecodeString(card.ParamsSHA256); err != nil || len(ph) != sha256.Size {
 		return nil, fmt.Errorf("%w: params_sha256 %q is not a hex SHA-256 (call SetParams)", ErrInvalidCard, card.ParamsSHA256)
 	}
-	return sealHash(card, nil, [32]byte(ph), s, cosigs, true)
+	return sealHash(card, nil, s, cosigs, true)
 }
 
-// sealHash signs card with params hash ph; enc is the encoded parameters,
-// or nil for a detached artifact.
-func sealHash(card *Card, enc []byte, ph [32]byte, s *Signer, cosigs []CoSignature, check bool) (*Artifact, error) {
+// sealHash signs card with the params hash its ParamsSHA256 records; enc
+// is the encoded parameters, or nil for a detached artifact.
+func sealHash(card *Card, enc []byte, s *Signer, cosigs []CoSignature, check bool) (*Artifact, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: no signer", ErrInvalidKey)
 	}
@@ -157,7 +157,7 @@ func sealHash(card *Card, enc []byte, ph [32]byte, s *Signer, cosigs []CoSignatu
 		return nil, err
 	}
 	a := &Artifact{cardJSON: canon, params: enc}
-	a.versionHash = VersionHashOf(canon, ph)
+	a.versionHash = VersionHashOf(canon, card.paramsHash()) // card validated by Canonical
 	if check {
 		if err := checkCoSignatures(card, cosigs, a.versionHash); err != nil {
 			return nil, err
@@ -187,6 +187,7 @@ func checkCoSignatures(card *Card, cosigs []CoSignature, vh [32]byte) error {
 		listed[s.Name] = true
 	}
 	seen := make(map[string]bool, len(cosigs))
+	d := coSignDigest(vh[:])
 	for _, cs := range cosigs {
 		switch {
 		case !listed[cs.Site]:
@@ -202,7 +203,6 @@ func checkCoSignatures(card *Card, cosigs []CoSignature, vh [32]byte) error {
 		if cert.Subject.CommonName != cs.Site {
 			return fmt.Errorf("%w: site %q presented the certificate of %q", ErrInvalidCoSignature, cs.Site, cert.Subject.CommonName)
 		}
-		d := coSignDigest(vh[:])
 		if !verifyECDSA(cert.PublicKey, d[:], cs.Signature) {
 			return fmt.Errorf("%w: site %q: signature does not verify", ErrInvalidCoSignature, cs.Site)
 		}
@@ -236,13 +236,12 @@ func ParseArtifact(data []byte) (*Artifact, error) {
 	}
 	var ph [32]byte
 	if aj.Format == DetachedFormat {
-		h, err := hex.DecodeString(card.ParamsSHA256)
-		if err != nil || len(h) != len(ph) || aj.Params != nil {
+		if aj.Params != nil {
 			return nil, fmt.Errorf("%w: detached artifact with params_sha256 %q and %d bytes of params", ErrMalformedArtifact, card.ParamsSHA256, len(aj.Params))
 		}
-		ph = [32]byte(h)
+		ph = card.paramsHash() // card validated by ParseCard
 	} else {
-		if len(aj.Params)%8 != 0 || len(aj.Params)/8 != card.Model.NumParams {
+		if !paramsLenMatches(aj.Params, card.Model.NumParams) {
 			return nil, fmt.Errorf("%w: %d bytes of params for num_params %d", ErrMalformedArtifact, len(aj.Params), card.Model.NumParams)
 		}
 		ph = sha256.Sum256(aj.Params)

@@ -332,9 +332,17 @@ func (c *Card) VersionHash() ([32]byte, error) {
 	if err != nil {
 		return [32]byte{}, err
 	}
+	return VersionHashOf(canon, c.paramsHash()), nil // validated by Canonical
+}
+
+// paramsHash returns ParamsSHA256 decoded. c must be valid (Validate,
+// Canonical or ParseCard has succeeded), so that it is 64 hex digits.
+func (c *Card) paramsHash() [32]byte {
 	var ph [32]byte
-	hex.Decode(ph[:], []byte(c.ParamsSHA256)) // validated by Canonical
-	return VersionHashOf(canon, ph), nil
+	if n, err := hex.Decode(ph[:], []byte(c.ParamsSHA256)); err != nil || n != len(ph) {
+		panic("registry: paramsHash of a card that was not validated: params_sha256 " + c.ParamsSHA256)
+	}
+	return ph
 }
 
 // Follow makes c the next version after parent, the artifact of the

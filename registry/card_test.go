@@ -190,6 +190,9 @@ func TestCardValidate(t *testing.T) {
 	}
 	c := testCard(params, "site-a")
 	c.Privacy.Epsilon = Float(math.Inf(1)) // unbounded loss is a legitimate report
+	if err := c.Validate(); err != nil {
+		t.Errorf("infinite epsilon: %v", err)
+	}
 	c.Privacy, c.FairnessGate, c.Explanations, c.AuditHead, c.Training = nil, nil, nil, nil, nil
 	if err := c.Validate(); err != nil {
 		t.Errorf("minimal card: %v", err)

@@ -178,28 +178,26 @@ type Signer struct {
 	pub    PublicKey
 }
 
-// GenerateSigner creates a signing key from 32 bytes of rand (64 for a
-// hybrid key: the Ed25519 seed, then the ML-DSA-65 seed). rand nil means
+// GenerateSigner creates a signing key from 32 bytes of random (64 for a
+// hybrid key: the Ed25519 seed, then the ML-DSA-65 seed). random nil means
 // crypto/rand.Reader; tests pass a seeded reader to get fixed keys.
-func GenerateSigner(rand io.Reader, hybrid bool) (*Signer, error) {
-	if rand == nil {
-		rand = cryptoRand
+func GenerateSigner(random io.Reader, hybrid bool) (*Signer, error) {
+	if random == nil {
+		random = rand.Reader
 	}
 	edSeed := make([]byte, ed25519.SeedSize)
-	if _, err := io.ReadFull(rand, edSeed); err != nil {
+	if _, err := io.ReadFull(random, edSeed); err != nil {
 		return nil, fmt.Errorf("registry: generate signer: %w", err)
 	}
 	var mlSeed []byte
 	if hybrid {
 		mlSeed = make([]byte, mldsa65.SeedSize)
-		if _, err := io.ReadFull(rand, mlSeed); err != nil {
+		if _, err := io.ReadFull(random, mlSeed); err != nil {
 			return nil, fmt.Errorf("registry: generate signer: %w", err)
 		}
 	}
 	return newSigner(edSeed, mlSeed)
 }
-
-var cryptoRand = rand.Reader
 
 func newSigner(edSeed, mlSeed []byte) (*Signer, error) {
 	if len(edSeed) != ed25519.SeedSize {

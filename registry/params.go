@@ -30,6 +30,13 @@ func DecodeParams(b []byte) ([]float64, error) {
 	return p, nil
 }
 
+// paramsLenMatches reports whether b, an encoding of parameters, holds
+// exactly numParams values. It divides rather than multiplies numParams by
+// 8, which could overflow.
+func paramsLenMatches(b []byte, numParams int) bool {
+	return len(b)%8 == 0 && len(b)/8 == numParams
+}
+
 // HashParams returns the SHA-256 of EncodeParams(p).
 func HashParams(p []float64) [32]byte {
 	return protocol.ValuesSHA256(p) // the same bytes, hashed through a small buffer

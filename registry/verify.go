@@ -234,7 +234,7 @@ func Verify(data []byte, trust Trust) (*Report, error) {
 
 	ph := sha256.Sum256(aj.Params)
 	switch got := hex.EncodeToString(ph[:]); {
-	case len(aj.Params)%8 != 0 || len(aj.Params)/8 != card.Model.NumParams:
+	case !paramsLenMatches(aj.Params, card.Model.NumParams):
 		r.add(CheckParams, false, "%d bytes of params, want 8 × num_params = %d", len(aj.Params), 8*card.Model.NumParams)
 	case got != card.ParamsSHA256:
 		r.add(CheckParams, false, "params hash to %s, card says %s", got, card.ParamsSHA256)

@@ -43,10 +43,16 @@ func DecodeParams(b []byte) ([]float64, error) {
 		return nil, fmt.Errorf("store: params BLOB of %d bytes is not a multiple of 8: %w", len(b), ErrCorrupt)
 	}
 	p := make([]float64, len(b)/8)
-	for i := range p {
-		p[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-	}
+	decodeParamsInto(p, b)
 	return p, nil
+}
+
+// decodeParamsInto decodes the little-endian float64s of b into dst
+// (len(b) = 8·len(dst)), NaN and ±Inf included.
+func decodeParamsInto(dst []float64, b []byte) {
+	for i := range dst {
+		dst[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+	}
 }
 
 // insertModel writes mv for run runID inside tx. It fills in the hash,
@@ -201,10 +207,8 @@ func readChunks(ctx context.Context, tx *sql.Tx, mv ModelVersion, h io.Writer) (
 			return nil, fmt.Errorf("%w: version %d: chunk %d has %d bytes (at value %d of %d)", ErrCorrupt, mv.Version, seq, len(data), off, len(p))
 		}
 		h.Write(data)
-		for i := 0; i < len(data); i += 8 {
-			p[off] = math.Float64frombits(binary.LittleEndian.Uint64(data[i:]))
-			off++
-		}
+		decodeParamsInto(p[off:off+len(data)/8], data)
+		off += len(data) / 8
 		want++
 	}
 	if err := rows.Err(); err != nil {

@@ -2,7 +2,8 @@ package store
 
 import (
 	"encoding/binary"
-	"unsafe"
+
+	"github.com/cohortfl/cohort/internal/offheap"
 )
 
 // littleEndian reports whether this machine stores a float64 in memory as
@@ -17,5 +18,5 @@ func paramsBytes(p []float64) []byte {
 	if !littleEndian || len(p) == 0 {
 		return EncodeParams(p)
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(p))), 8*len(p))
+	return offheap.Bytes(p)
 }

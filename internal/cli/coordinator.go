@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -228,15 +227,7 @@ func reporter(db *store.DB, signer *registry.Signer, tlsCfg *tls.Config) coordin
 		if err != nil {
 			return nil, err
 		}
-		d, err := reportdata.BuildWith(ctx, db, runID, opts)
-		if err != nil {
-			return nil, err
-		}
-		d.GeneratedAt = time.Now().UTC().Truncate(time.Second)
-		var buf bytes.Buffer
-		if err := report.Render(&buf, d, f); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
+		_, b, err := renderReport(ctx, db, runID, opts, f)
+		return b, err
 	}
 }

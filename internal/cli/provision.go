@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/x509"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -110,6 +111,22 @@ func openAuthority(dir string) (*pki.Authority, error) {
 // NAME next to the CA directory (pki/NAME for the default pki/ca).
 func defaultBundleDir(caDir, name string) string {
 	return filepath.Join(filepath.Dir(filepath.Clean(caDir)), name)
+}
+
+// liveCerts returns the certificates of issued whose common name is name and
+// that are neither revoked on crl nor expired at now (not-yet-valid ones
+// count as live), in issued's order.
+func liveCerts(issued []*x509.Certificate, name string, crl *pki.RevocationList, now time.Time) []*x509.Certificate {
+	var live []*x509.Certificate
+	for _, c := range issued {
+		if c.Subject.CommonName != name {
+			continue
+		}
+		if st := pki.CertStatusAt(c, crl, now); st == pki.StatusValid || st == pki.StatusNotYetValid {
+			live = append(live, c)
+		}
+	}
+	return live
 }
 
 func stampOf(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -160,7 +160,7 @@ func provisionRenewRun(o *ProvisionIssueOptions) error {
 		o.Hosts = append(o.Hosts, ip.String())
 	}
 	o.Hosts = append(o.Hosts, latest.DNSNames...)
-	return issueWith(o, a)
+	return issueWith(o, a, issued)
 }
 
 func provisionIssueRun(o *ProvisionIssueOptions) error {
@@ -168,30 +168,21 @@ func provisionIssueRun(o *ProvisionIssueOptions) error {
 	if err != nil {
 		return err
 	}
-	return issueWith(o, a)
-}
-
-// issueWith checks that issuing o.Name is allowed, issues its certificate,
-// records it and writes its bundle.
-func issueWith(o *ProvisionIssueOptions, a *pki.Authority) error {
 	issued, err := a.Issued()
 	if err != nil {
 		return err
 	}
+	return issueWith(o, a, issued)
+}
+
+// issueWith checks that issuing o.Name is allowed, issues its certificate,
+// records it and writes its bundle. issued is a.Issued().
+func issueWith(o *ProvisionIssueOptions, a *pki.Authority, issued []*x509.Certificate) error {
 	crl, err := a.RevocationList()
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	var live []*x509.Certificate
-	for _, c := range issued {
-		if c.Subject.CommonName != o.Name {
-			continue
-		}
-		if st := pki.CertStatusAt(c, crl, now); st == pki.StatusValid || st == pki.StatusNotYetValid {
-			live = append(live, c)
-		}
-	}
+	live := liveCerts(issued, o.Name, crl, time.Now())
 	for _, c := range live {
 		if r, err := pki.RoleOf(c); err == nil && r != o.Role {
 			return fmt.Errorf("%q already holds a live %s certificate (serial %x, valid until %s); a name belongs to one role: pick another name, or revoke that certificate first (cohort provision revoke --serial %x)",

@@ -96,14 +96,7 @@ func provisionRevokeRun(o *ProvisionRevokeOptions) error {
 		if err != nil {
 			return err
 		}
-		for _, c := range issued {
-			if c.Subject.CommonName != o.Name {
-				continue
-			}
-			if st := pki.CertStatusAt(c, cur, now); st == pki.StatusValid || st == pki.StatusNotYetValid {
-				targets = append(targets, c)
-			}
-		}
+		targets = liveCerts(issued, o.Name, cur, now)
 		if len(targets) == 0 {
 			return fmt.Errorf("%q has no certificate to revoke: none recorded in %s/%s is both unexpired and unrevoked (see cohort provision list; for a certificate issued before this version, use --serial)",
 				o.Name, o.CADir, pki.IssuedDir)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/internal/reportdata"
 	cohortv1 "github.com/cohortfl/cohort/proto/cohort/v1"
 	"github.com/cohortfl/cohort/registry"
@@ -106,7 +107,7 @@ func reportRun(o *ReportOptions, run string) error {
 		return err
 	}
 	defer db.Close()
-	d, err := reportdata.BuildWith(ctx, db, run, bo)
+	d, b, err := renderReport(ctx, db, run, bo, format)
 	if err != nil {
 		var nf *reportdata.RunNotFoundError
 		if errors.As(err, &nf) {
@@ -118,16 +119,27 @@ func reportRun(o *ReportOptions, run string) error {
 		}
 		return err
 	}
+	if err := writeFileAtomic(o.Out, b, o.Force); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "wrote %s: %d bytes, %s report of run %s: %s\n", o.Out, len(b), format, run, sectionSummary(d))
+	return nil
+}
+
+// renderReport builds the report of run runID from db (a run not in db
+// gives reportdata's *RunNotFoundError), stamps it with the current time
+// to the second, UTC, and renders it in format f.
+func renderReport(ctx context.Context, db *store.DB, runID string, opts reportdata.Options, f report.Format) (report.Data, []byte, error) {
+	d, err := reportdata.BuildWith(ctx, db, runID, opts)
+	if err != nil {
+		return report.Data{}, nil, err
+	}
 	d.GeneratedAt = time.Now().UTC().Truncate(time.Second)
 	var buf bytes.Buffer
-	if err := report.Render(&buf, d, format); err != nil {
-		return err
+	if err := report.Render(&buf, d, f); err != nil {
+		return report.Data{}, nil, err
 	}
-	if err := writeFileAtomic(o.Out, buf.Bytes(), o.Force); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.IO.Out, "wrote %s: %d bytes, %s report of run %s: %s\n", o.Out, buf.Len(), format, run, sectionSummary(d))
-	return nil
+	return d, buf.Bytes(), nil
 }
 
 // reportRemote fetches the report from a coordinator's admin API.

@@ -3,6 +3,7 @@ package offheap
 import (
 	"fmt"
 	"sync/atomic"
+	"unsafe"
 )
 
 // MinBytes is the size from which New maps a vector outside the heap: below
@@ -84,4 +85,14 @@ func (f *Floats) Release() {
 			panic(fmt.Sprintf("offheap: unmapping %d bytes: %v", len(mem), err))
 		}
 	}
+}
+
+// Bytes views p's memory as bytes, in the machine's byte order, without
+// copying: for writing a vector to a file or hash as it lies in memory. The
+// view aliases p and is valid as long as p is.
+func Bytes(p []float64) []byte {
+	if len(p) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(p))), 8*len(p))
 }

@@ -79,9 +79,6 @@ func OpenAuthority(dir string) (*Authority, error) {
 // CA returns the authority's CA.
 func (a *Authority) CA() *CA { return a.ca }
 
-// Dir returns the CA directory.
-func (a *Authority) Dir() string { return a.dir }
-
 // CRLPath returns the path of the revocation list, dir/crl.pem.
 func (a *Authority) CRLPath() string { return filepath.Join(a.dir, CRLFile) }
 
@@ -184,7 +181,7 @@ func (a *Authority) Lookup(serial *big.Int) (*x509.Certificate, error) {
 func (a *Authority) RevocationList() (*RevocationList, error) {
 	l, err := LoadRevocationList(a.CRLPath(), a.ca.cert)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &RevocationList{number: new(big.Int), issuer: a.ca.cert, bySerial: map[string]int{}}, nil
+		return &RevocationList{number: new(big.Int), bySerial: map[string]int{}}, nil
 	}
 	return l, err
 }

@@ -149,7 +149,7 @@ func (ca *CA) CertPEM() []byte { return bytes.Clone(ca.certPEM) }
 
 // String describes the CA by subject and expiry; it never includes the key.
 func (ca *CA) String() string {
-	return fmt.Sprintf("pki.CA(CN=%q, expires %s)", ca.cert.Subject.CommonName, ca.cert.NotAfter.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("pki.CA(CN=%q, expires %s)", ca.cert.Subject.CommonName, stamp(ca.cert.NotAfter))
 }
 
 // GoString is String, so that %#v cannot print the key either.

@@ -46,7 +46,6 @@ type RevocationList struct {
 	number     *big.Int
 	thisUpdate time.Time
 	nextUpdate time.Time
-	issuer     *x509.Certificate
 	entries    []Revocation
 	bySerial   map[string]int
 	pem        []byte
@@ -55,15 +54,8 @@ type RevocationList struct {
 // Number returns the CRL number; each list a CA signs has a higher one.
 func (l *RevocationList) Number() *big.Int { return new(big.Int).Set(l.number) }
 
-// ThisUpdate returns when the list was signed.
-func (l *RevocationList) ThisUpdate() time.Time { return l.thisUpdate }
-
 // NextUpdate returns when the list stops being valid.
 func (l *RevocationList) NextUpdate() time.Time { return l.nextUpdate }
-
-// Issuer returns the CA certificate the list verified against. The caller
-// must not modify it.
-func (l *RevocationList) Issuer() *x509.Certificate { return l.issuer }
 
 // Entries returns a copy of the revoked certificates, in the list's order.
 func (l *RevocationList) Entries() []Revocation {
@@ -140,7 +132,6 @@ func ParseRevocationList(data []byte, issuers ...*x509.Certificate) (*Revocation
 		number:     rl.Number,
 		thisUpdate: rl.ThisUpdate,
 		nextUpdate: rl.NextUpdate,
-		issuer:     issuer,
 		bySerial:   map[string]int{},
 		pem:        encodePEM("X509 CRL", rl.Raw),
 	}

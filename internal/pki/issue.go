@@ -181,8 +181,7 @@ func checkRequest(r Request) error {
 		return fmt.Errorf("%w: NotBefore and NotAfter must both be set", ErrInvalid)
 	}
 	if !r.NotAfter.After(r.NotBefore) {
-		return fmt.Errorf("%w: NotAfter %s is not after NotBefore %s", ErrInvalid,
-			r.NotAfter.UTC().Format(time.RFC3339), r.NotBefore.UTC().Format(time.RFC3339))
+		return fmt.Errorf("%w: NotAfter %s is not after NotBefore %s", ErrInvalid, stamp(r.NotAfter), stamp(r.NotBefore))
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func fillLineage(ctx context.Context, s *source, d *report.Data) error {
 		// nothing (cohort report --ca --coordinator-key, or models verify).
 		if s.trust != nil {
 			rep, err := registry.Verify(a.Artifact, *s.trust)
-			check := report.VerificationCheck{Name: name, OK: err == nil && rep != nil && rep.OK}
+			check := report.VerificationCheck{Name: name, OK: err == nil && rep.OK}
 			switch {
 			case rep == nil:
 				check.Detail = fmt.Sprintf("not checked: %v", err)

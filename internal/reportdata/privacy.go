@@ -30,9 +30,9 @@ const (
 // The headline ε is client level if the run has client-level DP, else the
 // largest record-level ε of any site. ε after committed round r is the
 // round's stored metric ("epsilon_client" or "epsilon_record_max") if there
-// is one, else that of every row written up to round r's commit (the
-// coordinator reports these metrics but does not store them today); it is
-// also added to the round's metrics as report.MetricEpsilon.
+// is one (the coordinator stores them with the round's evaluation metrics),
+// else that of every row written up to round r's commit; it is also added
+// to the round's metrics as report.MetricEpsilon.
 func fillPrivacy(ctx context.Context, s *source, d *report.Data) error {
 	l, err := ledger.Open(ctx, s.db)
 	if err != nil {

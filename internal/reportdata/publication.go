@@ -11,7 +11,6 @@ import (
 	"github.com/cohortfl/cohort/coordinator/store"
 	"github.com/cohortfl/cohort/fairness"
 	"github.com/cohortfl/cohort/gate"
-	"github.com/cohortfl/cohort/internal/jsonx"
 	"github.com/cohortfl/cohort/report"
 )
 
@@ -106,8 +105,8 @@ func fillFairness(_ context.Context, s *source, d *report.Data) error {
 	if s.pub != nil {
 		for _, fam := range s.pub.Fairness {
 			for _, g := range fam.Groups {
-				f.Groups = append(f.Groups, report.GroupMetrics{Group: groupLabel(g.Key), Family: fam.Name, N: rf(g.N),
-					SelectionRate: rf(g.SelectionRate), TPR: rf(g.TPR), FPR: rf(g.FPR), FNR: rf(g.FNR), Accuracy: rf(g.Accuracy)})
+				f.Groups = append(f.Groups, report.GroupMetrics{Group: groupLabel(g.Key), Family: fam.Name, N: g.N,
+					SelectionRate: g.SelectionRate, TPR: g.TPR, FPR: g.FPR, FNR: g.FNR, Accuracy: g.Accuracy})
 			}
 		}
 	}
@@ -177,14 +176,14 @@ func fillExplanations(_ context.Context, s *source, d *report.Data) error {
 	}
 	e := &report.Explanations{Method: imp.Method, Global: []report.FeatureImportance{}, Groups: []report.GroupImportance{}}
 	for _, f := range imp.Features {
-		e.Global = append(e.Global, report.FeatureImportance{Feature: f.Name, MeanAbsSHAP: rf(f.MeanAbs)})
+		e.Global = append(e.Global, report.FeatureImportance{Feature: f.Name, MeanAbsSHAP: f.MeanAbs})
 	}
 	for _, g := range imp.Groups {
 		// g.MeanAbs is in the order of imp.Features.
 		gi := report.GroupImportance{Group: groupLabel(g.Key), Features: []report.FeatureImportance{}}
 		for i, v := range g.MeanAbs {
 			if i < len(imp.Features) {
-				gi.Features = append(gi.Features, report.FeatureImportance{Feature: imp.Features[i].Name, MeanAbsSHAP: rf(v)})
+				gi.Features = append(gi.Features, report.FeatureImportance{Feature: imp.Features[i].Name, MeanAbsSHAP: v})
 			}
 		}
 		e.Groups = append(e.Groups, gi)
@@ -192,8 +191,6 @@ func fillExplanations(_ context.Context, s *source, d *report.Data) error {
 	d.Explanations = e
 	return nil
 }
-
-func rf(x jsonx.Float) report.Float { return report.Float(x) }
 
 // groupLabel shows a group key for people: fairness.GroupKey query-escapes
 // each part ("age=%3C%3D30"), the label does not ("age=<=30", and

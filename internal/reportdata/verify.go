@@ -3,7 +3,6 @@ package reportdata
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/cohortfl/cohort/audit"
 	"github.com/cohortfl/cohort/report"
@@ -11,9 +10,6 @@ import (
 
 // auditChainCheck is the name of the audit-log verification check.
 const auditChainCheck = "audit chain"
-
-// maxProblemsShown bounds the problems named in the check's detail.
-const maxProblemsShown = 3
 
 // fillVerification re-verifies the audit log's hash chain (the whole log,
 // which every run in the file shares) and adds the outcome as one check.
@@ -36,18 +32,7 @@ func fillVerification(ctx context.Context, s *source, d *report.Data) error {
 	if rep.OK {
 		c.Detail = fmt.Sprintf("%d entries (%d of this run), hash chain intact; head %s", rep.Entries, len(events), rep.Head)
 	} else {
-		n := len(rep.Problems) + rep.Omitted
-		shown := make([]string, 0, maxProblemsShown)
-		for i, p := range rep.Problems {
-			if i == maxProblemsShown {
-				break
-			}
-			shown = append(shown, p.String())
-		}
-		c.Detail = fmt.Sprintf("%d entries, %d problem(s): %s", rep.Entries, n, strings.Join(shown, "; "))
-		if n > len(shown) {
-			c.Detail += fmt.Sprintf("; and %d more", n-len(shown))
-		}
+		c.Detail = fmt.Sprintf("%d entries, %d problem(s): %s", rep.Entries, len(rep.Problems)+rep.Omitted, rep.Summary())
 	}
 	d.Verification.Checks = append(d.Verification.Checks, c)
 	return nil

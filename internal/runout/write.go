@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/cohortfl/cohort/internal/fsutil"
 )
 
 // File names written by WriteAll.
@@ -37,41 +39,12 @@ func WriteAll(dir string, rounds []RoundMetrics, title string) error {
 		name string
 		data []byte
 	}{{CSVFile, csvData}, {JSONFile, jsonData}, {PNGFile, pngData}} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := fsutil.WriteAtomic(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
 			return fmt.Errorf("runout: write %s: %w", f.name, err)
 		}
 	}
 	syncDir(dir)
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path, syncs it and
-// renames it over path. On failure the temporary file is removed and path is
-// left untouched.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // syncDir makes the renames durable where the platform supports syncing a

@@ -26,11 +26,21 @@ func CountsVector(c model.Counts) []float64 {
 	return append(v, c.NegHist...)
 }
 
+// CountsLen is the length of CountsVector's result: N, Σloss and the
+// number correct, then, for a binary model, the two score histograms of
+// bins each.
+func CountsLen(binary bool, bins int) int {
+	if binary {
+		return 3 + 2*bins
+	}
+	return 3
+}
+
 // CountsFromVector inverts CountsVector on a decrypted sum; counts are rounded
 // to the integers they are.
 func CountsFromVector(v []float64, bins int) (model.Counts, error) {
-	if len(v) != 3+2*bins && len(v) != 3 {
-		return model.Counts{}, fmt.Errorf("secwire: counts vector has %d values, want %d", len(v), 3+2*bins)
+	if len(v) != CountsLen(true, bins) && len(v) != CountsLen(false, bins) {
+		return model.Counts{}, fmt.Errorf("secwire: counts vector has %d values, want %d", len(v), CountsLen(true, bins))
 	}
 	c := model.Counts{N: int64(math.Round(v[0])), LossSum: v[1], Correct: int64(math.Round(v[2]))}
 	if len(v) > 3 {

@@ -44,10 +44,18 @@ func (f *federation) issue(cn string, role pki.Role) files {
 	return f.issueWindow(cn, role, now.Add(-time.Minute), now.Add(time.Hour))
 }
 
+// issueWindow writes a bundle for a certificate valid from notBefore to
+// notAfter.
 func (f *federation) issueWindow(cn string, role pki.Role, notBefore, notAfter time.Time) files {
 	f.t.Helper()
-	req := pki.Request{CommonName: cn, Role: role, NotBefore: notBefore, NotAfter: notAfter}
-	if role&pki.Server != 0 {
+	return f.issueRequest(pki.Request{CommonName: cn, Role: role, NotBefore: notBefore, NotAfter: notAfter})
+}
+
+// issueRequest issues req, with the loopback names and addresses if it is a
+// server (coordinator) certificate, and writes its bundle.
+func (f *federation) issueRequest(req pki.Request) files {
+	f.t.Helper()
+	if req.Role&pki.Server != 0 || req.ConsortiumRole == pki.RoleCoordinator {
 		req.DNSNames = []string{"localhost"}
 		req.IPs = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	}
@@ -55,10 +63,10 @@ func (f *federation) issueWindow(cn string, role pki.Role, notBefore, notAfter t
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := pki.WriteBundle(f.dir, cn, f.ca.CertPEM(), certPEM, keyPEM); err != nil {
+	if err := pki.WriteBundle(f.dir, req.CommonName, f.ca.CertPEM(), certPEM, keyPEM); err != nil {
 		f.t.Fatal(err)
 	}
-	ca, cert, key := pki.BundleFiles(f.dir, cn)
+	ca, cert, key := pki.BundleFiles(f.dir, req.CommonName)
 	return files{cert: cert, key: key, ca: ca}
 }
 

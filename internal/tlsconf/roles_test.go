@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,20 +27,7 @@ import (
 func (f *federation) issueAs(cn string, role pki.ConsortiumRole) files {
 	f.t.Helper()
 	now := time.Now()
-	req := pki.Request{CommonName: cn, ConsortiumRole: role, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(time.Hour)}
-	if role == pki.RoleCoordinator {
-		req.DNSNames = []string{"localhost"}
-		req.IPs = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-	}
-	certPEM, keyPEM, err := f.ca.IssueRequest(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := pki.WriteBundle(f.dir, cn, f.ca.CertPEM(), certPEM, keyPEM); err != nil {
-		f.t.Fatal(err)
-	}
-	ca, cert, key := pki.BundleFiles(f.dir, cn)
-	return files{cert: cert, key: key, ca: ca}
+	return f.issueRequest(pki.Request{CommonName: cn, ConsortiumRole: role, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(time.Hour)})
 }
 
 // writeCRL signs a revocation list revoking serials and writes it to path.
